@@ -1,0 +1,244 @@
+"""Expectations derived from the site model: pure functions, computed once, plain data.
+
+Nothing here reads a host. Steps compare facts against these records; remediations render
+fixes from them; the lab builds the site from them.
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from stackproof.site import Site
+
+
+@dataclass(frozen=True)
+class BgpNeighbor:
+    peer: str                      # inventory name of the peer host
+    address: str
+    remote_as: int
+    update_source: str             # the local underlay interface
+    next_hop_self: bool
+    route_map: str | None          # eBGP needs a policy in FRR (ebgp-requires-policy)
+
+
+@dataclass(frozen=True)
+class BgpIntent:
+    host: str
+    asn: int
+    router_id: str
+    neighbors: tuple[BgpNeighbor, ...]
+    redistribute_connected: bool
+    keepalive: int
+    hold: int
+
+
+@dataclass(frozen=True)
+class LearnedPrefix:
+    prefix: str                    # e.g. a remote NAT /24
+    via: str                       # the next hop: the originating host's underlay address
+    origin: str                    # inventory name of the host that owns the prefix
+
+
+@dataclass(frozen=True)
+class VxlanPort:
+    name: str                      # neutron's name: vxlan-<remote ip as 8 hex digits>
+    local_ip: str
+    remote_ip: str
+    peer: str
+
+
+@dataclass(frozen=True)
+class IptablesRule:
+    """One rule in iptables-save's canonical spelling, so it compares with `iptables-save`."""
+    table: str
+    chain: str
+    spec: str                      # e.g. "-s 10.0.0.0/24 -d 10.1.0.0/24 -j ACCEPT"
+    first: bool                    # must sit ahead of the chain's REJECT/DROP rules
+    why: str
+
+
+@dataclass(frozen=True)
+class Route:
+    prefix: str
+    via: str | None = None
+    dev: str | None = None
+
+
+@dataclass(frozen=True)
+class Address:
+    cidr: str                      # address with prefix length, e.g. "192.0.2.1/32"
+    dev: str
+
+
+@dataclass(frozen=True)
+class FloatingIpPlumbing:
+    """Every hop a floating IP needs, host by host (the report's DVR fixes)."""
+    floating_ip: str
+    instance: str
+    routes: dict[str, tuple[Route, ...]]       # host -> /32 routes
+    addresses: dict[str, tuple[Address, ...]]  # host -> addresses
+
+
+def vxlan_port_name(remote_ip: str, tunnel_type: str = "vxlan") -> str:
+    """Neutron's tunnel port name: the type and the remote IPv4 address as 8 hex digits."""
+    return f"{tunnel_type}-{int(ipaddress.IPv4Address(remote_ip)):08x}"
+
+
+def bgp_hosts(site: Site) -> list[str]:
+    return [n for n, h in site.physical_hosts().items() if "bgp" in h.roles]
+
+
+def bgp_intent(site: Site, host: str) -> BgpIntent:
+    me = site.hosts[host]
+    ebgp = site.bgp.mode == "ebgp"
+    neighbors = tuple(
+        BgpNeighbor(peer=p, address=str(site.hosts[p].underlay.address),
+                    remote_as=site.asn_of(p), update_source=me.underlay.interface,
+                    next_hop_self=not ebgp, route_map="ALLOW_ALL" if ebgp else None)
+        for p in bgp_hosts(site) if p != host)
+    return BgpIntent(host=host, asn=site.asn_of(host), router_id=str(me.underlay.address),
+                     neighbors=neighbors, redistribute_connected=True,
+                     keepalive=site.bgp.timers.keepalive, hold=site.bgp.timers.hold)
+
+
+def connected_prefixes(site: Site, host: str) -> list[str]:
+    """Prefixes a physical host redistributes: its NAT networks, and the external network
+    where its gateway lives on one of this host's bridges."""
+    h = site.hosts[host]
+    out = [str(nw.cidr) for nw in h.nat_networks]
+    ext = site.openstack.external_network if site.openstack else None
+    if ext and ext.gateway_on.host == host:
+        out.append(str(ext.cidr))
+    return out
+
+
+def learned_prefixes(site: Site, host: str) -> list[LearnedPrefix]:
+    """What `host` must learn over BGP: every other BGP host's connected prefixes."""
+    return [LearnedPrefix(prefix=p, via=str(site.hosts[o].underlay.address), origin=o)
+            for o in bgp_hosts(site) if o != host for p in connected_prefixes(site, o)]
+
+
+def overlay_endpoints(site: Site) -> dict[str, str]:
+    """Hosts running the OVS agent and their tunnel local_ip."""
+    return {n: str(site.address_of(n)) for n in site.with_role("ovs_agent")}
+
+
+def vxlan_mesh(site: Site, host: str) -> list[VxlanPort]:
+    eps = overlay_endpoints(site)
+    kind = site.overlay.tunnel_types[0]
+    return [VxlanPort(name=vxlan_port_name(ip, kind), local_ip=eps[host], remote_ip=ip, peer=p)
+            for p, ip in eps.items() if p != host]
+
+
+def remote_compute_hypervisors(site: Site) -> dict[str, list[str]]:
+    """Physical hosts (other than the one fronting the external network) that run compute
+    guests, with those guests: the report's compute-2-host."""
+    front = site.openstack.external_network.gateway_on.host if site.openstack else None
+    out: dict[str, list[str]] = {}
+    for g in site.with_role("nova_compute"):
+        hv = site.hypervisor_of(g)
+        if hv and hv != front and site.hosts[g].kind == "guest":
+            out.setdefault(hv, []).append(g)
+    return out
+
+
+def iptables_rules(site: Site, host: str) -> list[IptablesRule]:
+    """Every iptables rule the report added on `host`, in iptables-save spelling."""
+    h = site.hosts[host]
+    port = site.overlay.udp_port
+    vxlan_in = IptablesRule("filter", "INPUT", f"-p udp -m udp --dport {port} -j ACCEPT", True,
+                            "VXLAN between overlay nodes")
+    if h.kind == "guest":
+        return [vxlan_in] if "ovs_agent" in h.roles else []
+    if h.kind != "physical":
+        return []
+    under = str(site.underlay_cidr)
+    rules: list[IptablesRule] = []
+    for nw in h.nat_networks:
+        rules.append(IptablesRule("filter", "LIBVIRT_FWI", f"-s {under} -d {nw.cidr} -j ACCEPT",
+                                  True, f"underlay into NAT network {nw.name}"))
+        rules.append(IptablesRule("filter", "LIBVIRT_FWO", f"-s {nw.cidr} -d {under} -j ACCEPT",
+                                  True, f"NAT network {nw.name} out to the underlay"))
+    guests_here = [g for g, gh in site.guests().items() if gh.hypervisor == host]
+    runs_openstack = any("ovs_agent" in site.hosts[g].roles for g in guests_here)
+    if site.openstack and runs_openstack:
+        ext = str(site.openstack.external_network.cidr)
+        rules += [
+            IptablesRule("filter", "LIBVIRT_FWI", f"-s {under} -d {ext} -j ACCEPT", True,
+                         "underlay into the external network"),
+            IptablesRule("filter", "FORWARD", f"-s {ext} -j ACCEPT", True,
+                         "traffic from the external network"),
+            IptablesRule("filter", "FORWARD",
+                         f"-d {ext} -m state --state RELATED,ESTABLISHED -j ACCEPT", True,
+                         "replies to the external network"),
+            IptablesRule("nat", "POSTROUTING", f"-s {ext} -j MASQUERADE", False,
+                         "external network leaves NATed"),
+        ]
+    for g in remote_compute_hypervisors(site).get(host, []):
+        nw = site.nat_network(host, site.hosts[g].network)
+        gip = site.hosts[g].address
+        rules += [
+            IptablesRule("filter", "FORWARD",
+                         "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT", True,
+                         "replies through the compute NAT"),
+            IptablesRule("filter", "FORWARD", f"-s {nw.cidr} -j ACCEPT", True,
+                         f"compute NAT {nw.name} out"),
+            IptablesRule("filter", "FORWARD", f"-d {nw.cidr} -j ACCEPT", True,
+                         f"compute NAT {nw.name} in"),
+            IptablesRule("nat", "POSTROUTING", f"-s {nw.cidr} ! -d {under} -j MASQUERADE",
+                         False, "compute NAT leaves NATed, except towards the underlay"),
+            IptablesRule("filter", "FORWARD", f"-d {gip}/32 -p udp -m udp --dport {port} "
+                         "-j ACCEPT", True, f"VXLAN to {g}"),
+            IptablesRule("filter", "FORWARD", f"-s {gip}/32 -p udp -m udp --sport {port} "
+                         "-j ACCEPT", True, f"VXLAN from {g}"),
+        ]
+    rules.append(vxlan_in)
+    # one rule per spec: two reasons can ask for the same rule
+    seen, unique = set(), []
+    for r in rules:
+        if (r.table, r.chain, r.spec) not in seen:
+            seen.add((r.table, r.chain, r.spec))
+            unique.append(r)
+    return unique
+
+
+def floating_ip_plumbing(site: Site) -> list[FloatingIpPlumbing]:
+    """The /32 routes and addresses each floating IP needs across hosts.
+
+    The fronting host (where the external gateway lives) routes the /32 over the underlay to
+    the hypervisor of the instance's compute node; that hypervisor routes it to the compute
+    guest (more specific than the BGP-learned external /24); the compute guest holds it on
+    its external bridge; the instance holds it on lo so kubelet accepts it as node IP.
+    """
+    if not site.openstack:
+        return []
+    front = site.openstack.external_network.gateway_on.host
+    out = []
+    for name, inst in site.instances().items():
+        if inst.floating_ip is None:
+            continue
+        fip = str(inst.floating_ip)
+        compute = inst.compute
+        hv = site.hypervisor_of(compute)
+        routes: dict[str, tuple[Route, ...]] = {}
+        addresses: dict[str, tuple[Address, ...]] = {name: (Address(f"{fip}/32", "lo"),)}
+        if hv != front:
+            routes[front] = (Route(f"{fip}/32", via=str(site.hosts[hv].underlay.address)),)
+            routes[hv] = (Route(f"{fip}/32", via=str(site.address_of(compute))),)
+            addresses[compute] = (Address(f"{fip}/32", site.overlay.external_bridge),)
+        out.append(FloatingIpPlumbing(fip, name, routes, addresses))
+    return out
+
+
+@dataclass(frozen=True)
+class TimeIntent:
+    server: str | None             # None: this host is the time server
+    serves: bool                   # `local stratum 10` + `allow`: the report's controller
+
+
+def time_intent(site: Site, host: str) -> TimeIntent | None:
+    if site.time is None:
+        return None
+    if host == site.time.server:
+        return TimeIntent(server=None, serves=True)
+    return TimeIntent(server=site.time.server, serves=False)
