@@ -224,7 +224,8 @@ def floating_ip_plumbing(site: Site) -> list[FloatingIpPlumbing]:
         addresses: dict[str, tuple[Address, ...]] = {name: (Address(f"{fip}/32", "lo"),)}
         if hv != front:
             routes[front] = (Route(f"{fip}/32", via=str(site.hosts[hv].underlay.address)),)
-            routes[hv] = (Route(f"{fip}/32", via=str(site.address_of(compute))),)
+            if compute != hv:      # a compute guest: its hypervisor hands the /32 on to it
+                routes[hv] = (Route(f"{fip}/32", via=str(site.address_of(compute))),)
             addresses[compute] = (Address(f"{fip}/32", site.overlay.external_bridge),)
         out.append(FloatingIpPlumbing(fip, name, routes, addresses))
     return out
@@ -242,3 +243,14 @@ def time_intent(site: Site, host: str) -> TimeIntent | None:
     if host == site.time.server:
         return TimeIntent(server=None, serves=True)
     return TimeIntent(server=site.time.server, serves=False)
+
+
+def site_networks(site: Site) -> list[str]:
+    """Every IPv4 network of the site: underlay, NAT networks, OpenStack networks."""
+    nets = [str(site.underlay_cidr)]
+    for h in site.physical_hosts().values():
+        nets += [str(nw.cidr) for nw in h.nat_networks]
+    if site.openstack:
+        nets += [str(site.openstack.external_network.cidr),
+                 str(site.openstack.tenant_network.cidr)]
+    return nets

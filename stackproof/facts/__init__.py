@@ -1,0 +1,47 @@
+"""Facts: read a host's state once per run and return typed records.
+
+Every fact function takes a `Remote` first and is wrapped by `@fact`, which caches the
+result on that Remote until a remediation invalidates it.
+"""
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any, Callable, TypeVar
+
+from stackproof.remote import CommandResult, Remote
+
+T = TypeVar("T")
+
+
+class FactError(Exception):
+    """A command that should have answered did not: names the host and the command."""
+
+    def __init__(self, host: str, result: CommandResult, what: str = ""):
+        self.host, self.result = host, result
+        detail = (result.stderr or result.stdout).strip()[:300]
+        super().__init__(f"[{host}] {what or 'command'} failed: `{result.command}` -> "
+                         f"rc {result.rc}: {detail}")
+
+
+def fact(fn: Callable[..., T]) -> Callable[..., T]:
+    @functools.wraps(fn)
+    def cached(remote: Remote, *args: Any) -> T:
+        return remote.fact((fn.__module__, fn.__qualname__, *args), lambda: fn(remote, *args))
+    return cached
+
+
+def run_ok(remote: Remote, command: str, what: str = "") -> str:
+    res = remote.run(command)
+    if not res.ok:
+        raise FactError(remote.name, res, what)
+    return res.stdout
+
+
+def run_json(remote: Remote, command: str, what: str = "") -> Any:
+    out = run_ok(remote, command, what)
+    try:
+        return json.loads(out) if out.strip() else None
+    except json.JSONDecodeError as exc:
+        raise FactError(remote.name, CommandResult(command, 0, out[:200], str(exc)),
+                        f"{what or 'command'} (not JSON)") from None

@@ -1,0 +1,50 @@
+# stackproof: `make demo` shows the field report's faults caught and fixed on a lab;
+# `make test` runs the whole test suite. Both run as root on a fresh Debian 12 machine.
+SHELL := /bin/bash
+PY    := .venv/bin/python
+PYTEST := .venv/bin/pytest
+SEED  ?= inventories/seed.yml
+APT_PACKAGES := frr frr-pythontools openssh-server iproute2 iptables openvswitch-switch \
+	libvirt-daemon-system libvirt-clients dnsmasq-base chrony qemu-system-x86
+
+.PHONY: install install-system install-python install-node test unit demo lab-up lab-down report clean
+
+install: install-system install-python install-node
+
+install-system:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "[install] apt: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+install-python:
+	@[ -x $(PY) ] || python3 -m venv .venv
+	@$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock
+	@$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+
+install-node:
+	@command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
+	@[ -d node_modules/allure ] || npm ci --no-audit --no-fund --loglevel=error
+
+unit: install-python
+	$(PYTEST) tests/unit -q
+
+test: install
+	$(PYTEST) tests -q
+
+# Red, then green: the seed site in a lab with the report's faults injected.
+demo: install
+	./scripts/demo.sh $(SEED)
+
+lab-up: install
+	.venv/bin/stackproof lab up --inventory $(SEED)
+
+lab-down:
+	.venv/bin/stackproof lab down --inventory $(SEED)
+
+report:
+	./scripts/allure-report.sh
+
+clean: lab-down
+	rm -rf allure-results allure-report

@@ -1,0 +1,4 @@
+"""Collect every .feature file under features/ (pytest-bdd needs one test module)."""
+from pytest_bdd import scenarios
+
+scenarios(".")

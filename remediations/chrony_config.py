@@ -1,0 +1,52 @@
+"""Point chrony at the site's time server (`server <name> iburst`), then restart it."""
+from __future__ import annotations
+
+import shlex
+
+from stackproof.osfamily import profile
+from stackproof.remedy import Plan, Run, WriteFile
+
+ID = "chrony_config"
+DESTRUCTIVE = False
+VERIFY_TIMEOUT = 10.0
+
+
+def with_time_server(conf_text: str, server: str) -> str:
+    """Replace every server/pool line by one `server <server> iburst`; keep the rest."""
+    out, placed = [], False
+    for line in conf_text.splitlines():
+        words = line.split("#", 1)[0].split()
+        if words and words[0] in ("server", "pool"):
+            if not placed:
+                out.append(f"server {server} iburst")
+                placed = True
+            continue
+        out.append(line)
+    if not placed:
+        out.insert(0, f"server {server} iburst")
+    return "\n".join(out) + "\n"
+
+
+def serving(conf_text: str, networks: list[str]) -> str:
+    """The time server's config: its own clock at stratum 10, open to the site's networks."""
+    kept = [ln for ln in conf_text.splitlines()
+            if (ln.split("#", 1)[0].split() or [""])[0] not in ("server", "pool", "local",
+                                                               "allow")]
+    return "\n".join([*kept, "local stratum 10", *(f"allow {n}" for n in networks)]) + "\n"
+
+
+def plan(ctx, finding) -> Plan:
+    host, server = finding.host, finding.params["server"]
+    os = profile(ctx.site, host)
+    remote = ctx.fleet[host]
+    res = remote.run(f"cat {shlex.quote(os.chrony_conf)}")
+    current = res.stdout if res.ok else ""
+    if server is None:
+        from stackproof.expect import site_networks
+        new, summary = serving(current, site_networks(ctx.site)), "serve time to the site"
+    else:
+        new, summary = with_time_server(current, server), f"use {server} as time source"
+    return Plan(ID, f"{summary} on {host}", (
+        WriteFile(host, os.chrony_conf, new, summary, mode="0644"),
+        Run(host, os.service(os.chrony_service, "restart"), "load the new configuration"),
+    ))
