@@ -219,7 +219,7 @@ def floating_ip_plumbing(site: Site) -> list[FloatingIpPlumbing]:
             continue
         fip = str(inst.floating_ip)
         compute = inst.compute
-        hv = site.hypervisor_of(compute)
+        hv = site.hypervisor_of(name)       # the compute's hypervisor, or the compute itself
         routes: dict[str, tuple[Route, ...]] = {}
         addresses: dict[str, tuple[Address, ...]] = {name: (Address(f"{fip}/32", "lo"),)}
         if hv != front:

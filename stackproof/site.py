@@ -12,14 +12,24 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
-                      model_validator)
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
+                      field_validator, model_validator)
 
 IPv4 = ipaddress.IPv4Address
 IPv4Net = ipaddress.IPv4Network
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=63)]
 IfName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]*$", max_length=15)]
-Mac = Annotated[str, Field(pattern=r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")]
+
+
+def _mac_from_yaml(value):
+    # YAML 1.1 reads an unquoted all-digit MAC (52:54:00:12:34:56) as a base-60 integer
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError("YAML read an unquoted MAC address as a number: put it in quotes")
+    return value
+
+
+Mac = Annotated[str, BeforeValidator(_mac_from_yaml),
+                Field(pattern=r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")]
 
 ROLES = {"bgp", "hypervisor", "openstack_controller", "network_node", "ovs_agent",
          "nova_compute", "kube_control_plane", "kube_worker"}
@@ -37,6 +47,15 @@ class InventoryError(Exception):
         self.problems = problems
         super().__init__(f"{source}: {len(problems)} problem(s) in the inventory:\n"
                          + "\n".join(f"  - {p}" for p in problems))
+
+
+class _Problems(ValueError):
+    """Problems a validator found, each 'relative.path: value: reason'. Kept as a list so
+    the formatter can prefix the model's own path and print one line per problem."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
 
 
 class SshSpec(Strict):
@@ -60,7 +79,7 @@ class Range(Strict):
     @model_validator(mode="after")
     def _ordered(self):
         if int(self.start) > int(self.end):
-            raise ValueError(f"start {self.start} is after end {self.end}")
+            raise _Problems([f"start: {self.start}: after end {self.end}"])
         return self
 
 
@@ -75,10 +94,11 @@ class NatNetwork(Strict):
 
     @model_validator(mode="after")
     def _inside(self):
-        for label, ip in (("gateway", self.gateway), ("dhcp_range.start", self.dhcp_range.start),
-                          ("dhcp_range.end", self.dhcp_range.end)):
-            if ip not in self.cidr:
-                raise ValueError(f"{label} {ip} is outside the network {self.cidr}")
+        outside = [f"{label}: {ip}: outside the network {self.cidr}" for label, ip in (
+            ("gateway", self.gateway), ("dhcp_range.start", self.dhcp_range.start),
+            ("dhcp_range.end", self.dhcp_range.end)) if ip not in self.cidr]
+        if outside:
+            raise _Problems(outside)
         return self
 
 
@@ -97,9 +117,10 @@ class HostBase(Strict):
     @field_validator("roles")
     @classmethod
     def _known_roles(cls, roles):
-        unknown = sorted(set(roles) - ROLES)
+        unknown = [f"[{i}]: {r}: unknown role (known: {', '.join(sorted(ROLES))})"
+                   for i, r in enumerate(roles) if r not in ROLES]
         if unknown:
-            raise ValueError(f"unknown role(s) {unknown}; known roles: {sorted(ROLES)}")
+            raise _Problems(unknown)
         return roles
 
 
@@ -148,7 +169,7 @@ class TimeSpec(Strict):
 
 
 class Overlay(Strict):
-    tunnel_types: list[Literal["vxlan", "gre", "geneve"]] = ["vxlan"]
+    tunnel_types: list[Literal["vxlan", "gre", "geneve"]] = Field(["vxlan"], min_length=1)
     tunnel_bridge: IfName = "br-tun"
     integration_bridge: IfName = "br-int"
     external_bridge: IfName = "br-ex"
@@ -171,10 +192,11 @@ class ExternalNetwork(Strict):
 
     @model_validator(mode="after")
     def _inside(self):
-        for label, ip in (("gateway", self.gateway), ("pool.start", self.pool.start),
-                          ("pool.end", self.pool.end)):
-            if ip not in self.cidr:
-                raise ValueError(f"{label} {ip} is outside the network {self.cidr}")
+        outside = [f"{label}: {ip}: outside the network {self.cidr}" for label, ip in (
+            ("gateway", self.gateway), ("pool.start", self.pool.start),
+            ("pool.end", self.pool.end)) if ip not in self.cidr]
+        if outside:
+            raise _Problems(outside)
         return self
 
 
@@ -252,7 +274,10 @@ class Site(Strict):
         if own is not None:
             merged.update(own.model_dump(exclude_unset=True))
         if merged["address"] is None:
-            merged["address"] = str(self.address_of(name))
+            h = self.hosts[name]
+            # an instance's tenant address is not reachable from outside: its floating IP is
+            fip = h.floating_ip if h.kind == "instance" else None
+            merged["address"] = str(fip or self.address_of(name))
         return SshSpec(**merged)
 
     def address_of(self, name: str) -> IPv4:
@@ -268,7 +293,9 @@ class Site(Strict):
         if h.kind == "guest":
             return h.hypervisor
         if h.kind == "instance":
-            return self.hypervisor_of(h.compute)
+            # a compute node may itself be physical: then the instance runs right there
+            c = self.hosts[h.compute]
+            return h.compute if c.kind == "physical" else self.hypervisor_of(h.compute)
         return None
 
     def asn_of(self, name: str) -> int:
@@ -279,15 +306,17 @@ class Site(Strict):
     def _consistent(self):
         problems = list(_cross_checks(self))
         if problems:
-            raise ValueError("; ".join(problems))
+            raise _Problems(problems)
         return self
 
 
 def _cross_checks(site: Site):
     """Yield 'path: value: reason' strings for every inconsistency between fields."""
+    under = None
     if site.underlay is None or set(site.underlay) != {"cidr"}:
-        yield "underlay: expected a mapping with exactly one key `cidr`"
-        return
+        yield "underlay: missing or malformed: expected a mapping with exactly one key `cidr`"
+    else:
+        under = site.underlay_cidr
     phys = site.physical_hosts()
     names = set(site.hosts)
     if site.bgp.mode == "ibgp" and site.bgp.asn is None:
@@ -295,9 +324,8 @@ def _cross_checks(site: Site):
     if site.bgp.mode == "ebgp" and site.bgp.asn is not None:
         yield f"bgp.asn: {site.bgp.asn}: ebgp takes an `asn` per host, not one for the site"
     for n, h in phys.items():
-        if h.underlay.address not in site.underlay_cidr:
-            yield (f"hosts.{n}.underlay.address: {h.underlay.address}: outside the underlay "
-                   f"{site.underlay_cidr}")
+        if under is not None and h.underlay.address not in under:
+            yield f"hosts.{n}.underlay.address: {h.underlay.address}: outside the underlay {under}"
         if "bgp" in h.roles and site.bgp.mode == "ebgp" and h.asn is None:
             yield f"hosts.{n}.asn: missing: ebgp needs an ASN per bgp host"
         if site.bgp.mode == "ibgp" and h.asn is not None and h.asn != site.bgp.asn:
@@ -311,12 +339,16 @@ def _cross_checks(site: Site):
             if count > 1:
                 yield f"hosts.{n}.nat_networks: bridge {br}: used by {count} networks"
     if site.bgp.mode == "ebgp":
-        asns = Counter(h.asn for h in phys.values() if h.asn is not None)
-        for asn, count in asns.items():
-            if count > 1:
-                yield f"hosts.*.asn: {asn}: used by {count} hosts; ebgp needs one ASN per host"
+        owner: dict[int, str] = {}
+        for n, h in phys.items():
+            if h.asn is None:
+                continue
+            if h.asn in owner:
+                yield (f"hosts.{n}.asn: {h.asn}: already the ASN of {owner[h.asn]} "
+                       "(ebgp: one per host)")
+            owner.setdefault(h.asn, n)
     # Every network (NAT, underlay, OpenStack) must be distinct: the report's ext-net overlap.
-    nets = [("underlay.cidr", site.underlay_cidr)]
+    nets = [("underlay.cidr", under)] if under is not None else []
     for n, h in phys.items():
         for i, nw in enumerate(h.nat_networks):
             nets.append((f"hosts.{n}.nat_networks[{i}].cidr", nw.cidr))
@@ -338,11 +370,12 @@ def _cross_checks(site: Site):
                    f"(has {[x.name for x in hv.nat_networks]})")
         elif h.address not in nw.cidr:
             yield f"hosts.{n}.address: {h.address}: outside its network {nw.name} ({nw.cidr})"
-        elif h.address == nw.gateway:
-            yield f"hosts.{n}.address: {h.address}: is the gateway of {nw.name}"
     for n, h in site.instances().items():
         if h.compute not in names or "nova_compute" not in site.hosts[h.compute].roles:
             yield f"hosts.{n}.compute: {h.compute}: not a host with role nova_compute"
+        elif site.hosts[h.compute].kind == "instance":
+            yield (f"hosts.{n}.compute: {h.compute}: an instance; a compute node is a guest "
+                   "or physical host")
         if site.openstack is None:
             yield f"hosts.{n}: an instance needs an `openstack` section"
             continue
@@ -354,22 +387,30 @@ def _cross_checks(site: Site):
                 int(ext.pool.start) <= int(h.floating_ip) <= int(ext.pool.end)):
             yield (f"hosts.{n}.floating_ip: {h.floating_ip}: outside the external pool "
                    f"{ext.pool.start}-{ext.pool.end}")
-    addresses = Counter()
-    for n in site.hosts:
-        addresses[site.address_of(n)] += 1
-    for h in site.instances().values():
-        if h.floating_ip:
-            addresses[h.floating_ip] += 1
+    # One owner per address: name both fields, so the operator sees which two collide.
+    owners: list[tuple[str, IPv4]] = []
     for n, h in phys.items():
-        for nw in h.nat_networks:
-            addresses[nw.gateway] += 1
-    for ip, count in addresses.items():
-        if count > 1:
-            yield f"hosts: address {ip}: assigned {count} times"
-    macs = Counter(h.mac for h in site.guests().values())
-    for mac, count in macs.items():
-        if count > 1:
-            yield f"hosts: mac {mac}: assigned {count} times"
+        owners.append((f"hosts.{n}.underlay.address", h.underlay.address))
+        owners += [(f"hosts.{n}.nat_networks[{i}].gateway", nw.gateway)
+                   for i, nw in enumerate(h.nat_networks)]
+    owners += [(f"hosts.{n}.address", h.address) for n, h in site.guests().items()]
+    for n, h in site.instances().items():
+        owners.append((f"hosts.{n}.address", h.address))
+        if h.floating_ip is not None:
+            owners.append((f"hosts.{n}.floating_ip", h.floating_ip))
+    if site.openstack:
+        owners.append(("openstack.external_network.gateway",
+                       site.openstack.external_network.gateway))
+    first: dict[IPv4, str] = {}
+    for path, ip in owners:
+        if ip in first:
+            yield f"{path}: {ip}: already used by {first[ip]}"
+        first.setdefault(ip, path)
+    first_mac: dict[str, str] = {}
+    for n, h in site.guests().items():
+        if h.mac in first_mac:
+            yield f"hosts.{n}.mac: {h.mac}: already used by hosts.{first_mac[h.mac]}.mac"
+        first_mac.setdefault(h.mac, n)
     if site.time and site.time.server not in names:
         yield f"time.server: {site.time.server}: not a host of this inventory"
     for n in site.overlay.l2_population:
@@ -393,21 +434,69 @@ def _cross_checks(site: Site):
             yield f"hosts.{n}.roles: bgp: only physical hosts speak BGP"
 
 
+_HOST_KINDS = ("physical", "guest", "instance")
+
+
+def _path(loc: tuple) -> str:
+    """pydantic's error location as the operator would write it: hosts.x.nat_networks[0].cidr"""
+    parts = list(loc)
+    # the discriminated union puts the host's kind after its name: hosts.<name>.<kind>.field
+    if len(parts) >= 3 and parts[0] == "hosts" and parts[2] in _HOST_KINDS:
+        del parts[2]
+    out = ""
+    for p in parts:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        elif p == "[key]" or str(p).startswith(("function-", "json-or-python")):
+            continue
+        else:
+            out += f".{p}" if out else str(p)
+    return out
+
+
+def _join(base: str, sub: str) -> str:
+    if not base:
+        return sub
+    return base + sub if sub.startswith("[") else f"{base}.{sub}"
+
+
+def _show(value) -> str:
+    """A value for a one-line message: scalars as written, containers summarized."""
+    if isinstance(value, dict):
+        return "(a mapping)"
+    if isinstance(value, list):
+        text = repr(value)
+        return text if len(text) <= 60 else "(a list)"
+    if value is None:
+        return "null"
+    if value == "":
+        return "''"
+    return " ".join(str(value).split())
+
+
 def _format_pydantic(exc: ValidationError) -> list[str]:
     out = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
-        # discriminated unions add the tag to the path: drop it for the operator
-        loc = loc.replace(".physical.", ".").replace(".guest.", ".").replace(".instance.", ".")
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "missing":
+        loc, kind = _path(err["loc"]), err["type"]
+        ctx = err.get("ctx") or {}
+        if isinstance(ctx.get("error"), _Problems):
+            out.extend(_join(loc, p) for p in ctx["error"].problems)
+        elif kind == "missing":
             out.append(f"{loc}: missing: this field is required")
-        elif err["type"] == "extra_forbidden":
-            out.append(f"{loc}: {err.get('input')!r}: unknown field")
-        elif loc in ("", "site") or err["type"] == "value_error" and ";" in msg:
-            out.extend(f"{part.strip()}" for part in msg.split("; "))
+        elif kind == "extra_forbidden":
+            out.append(f"{loc}: {_show(err.get('input'))}: unknown field")
+        elif kind == "union_tag_not_found":
+            out.append(f"{_join(loc, 'kind')}: missing: say which kind of host this is "
+                       f"({', '.join(_HOST_KINDS)})")
+        elif kind == "union_tag_invalid":
+            tag = err["input"].get("kind") if isinstance(err.get("input"), dict) else None
+            out.append(f"{_join(loc, 'kind')}: {_show(tag)}: unknown kind of host "
+                       f"(expected one of {', '.join(_HOST_KINDS)})")
         else:
-            out.append(f"{loc}: {err.get('input')!r}: {msg}")
+            if "[key]" in err["loc"]:
+                loc = f"{loc} (name)"
+            msg = err["msg"].removeprefix("Value error, ")
+            out.append(f"{loc or '(top level)'}: {_show(err.get('input'))}: {msg}")
     return out
 
 
@@ -420,16 +509,45 @@ def parse_site(data: dict, source: str = "<inventory>") -> Site:
         raise InventoryError(source, _format_pydantic(exc)) from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that rejects a key given twice in one mapping; PyYAML keeps the last one
+    silently, so a copied host block with its name left unchanged would vanish."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                line = seen.get(key)
+            except TypeError:       # an unhashable key: let PyYAML report it
+                continue
+            if line is not None:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first given on line {line})",
+                    key_node.start_mark)
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
+
+
 def load_site(path: str | Path) -> Site:
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as exc:
         raise InventoryError(str(path), [f"(file): cannot read: {exc.strerror}"]) from None
+    except UnicodeDecodeError:
+        raise InventoryError(str(path), ["(file): cannot read: not UTF-8 text"]) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
+        # PyYAML's own text spans several lines; keep the problem and where it is
         mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "(file)"
-        raise InventoryError(str(path), [f"{where}: not valid YAML: {exc}"]) from None
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        context = getattr(exc, "context", None)
+        if context:
+            problem += f" ({' '.join(context.split())})"
+        raise InventoryError(str(path), [f"{where}: not valid YAML: {problem}"]) from None
     return parse_site(data, str(path))
