@@ -5,7 +5,7 @@ PY    := .venv/bin/python
 PYTEST := .venv/bin/pytest
 SEED  ?= inventories/seed.yml
 APT_PACKAGES := frr frr-pythontools openssh-server iproute2 iptables openvswitch-switch \
-	libvirt-daemon-system libvirt-clients dnsmasq-base chrony qemu-system-x86
+	libvirt-daemon-system libvirt-clients dnsmasq-base chrony qemu-system-x86 iputils-ping
 
 .PHONY: install install-system install-python install-node test unit demo lab-up lab-down report clean
 
