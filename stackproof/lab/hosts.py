@@ -81,7 +81,12 @@ RUN_DIRS = (("/run/sshd", None, 0o755), ("/run/lock", None, 0o1777),
             ("/run/frr", "frr:frr", 0o755), ("/run/chrony", "_chrony:_chrony", 0o750))
 
 # Files the lab writes into each host's /etc.
-ETC_FILES = ("hostname", "hosts", "fstab", "resolv.conf")
+ETC_FILES = ("hostname", "hosts", "fstab", "resolv.conf", "default/chrony")
+
+# chronyd in a lab host must never steer the machine's clock: every way of starting it
+# (init script, `service chrony restart` from a remediation) reads DAEMON_OPTS from here.
+CHRONY_DEFAULTS = 'DAEMON_OPTS="-x"\n'
+
 
 # Files from the machine copied into a host's private /etc/ssh (never the machine's keys).
 SSH_SEED = ("moduli", "ssh_config")
@@ -186,6 +191,8 @@ def prepare(site: Site, lab_id: str, name: str, root: Path, trees: list[str]) ->
     (lab / "hosts").write_text(hosts_text(site))
     (lab / "fstab").write_text(fstab_text(lab_id, name))
     (lab / "resolv.conf").write_text(RESOLV_CONF)
+    (lab / "default").mkdir(exist_ok=True)
+    (lab / "default" / "chrony").write_text(CHRONY_DEFAULTS)
     script, skipped = init_script(name, root, trees)
     for target in skipped:
         notes.append(f"{name}: {target} not made private: the machine has no {target} and "

@@ -318,6 +318,7 @@ class Lab:
             h["ssh"] = dict(ssh)        # production ssh details (bastion, port) do not apply
             h["kernel"] = "shared"
             h["init"] = "sysv"
+            h["os_family"] = "debian"   # lab hosts run this machine's Debian binaries
         header = (f"# Lab inventory written by `stackproof lab up` for lab {self.lab_id}\n"
                   f"# from {self.source_inventory}: same site, ssh goes into the lab.\n")
         tmp = self.inventory_path.with_name(".inventory.yml.tmp")
