@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# `make demo`: build the seed site as a lab, inject the field report's faults, run the
+# acceptance suite (red), run it with --remediate (green), run it once more (nothing to
+# apply), and write the Allure HTML report. The lab is taken down at the end, whatever happens.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+inventory=${1:-inventories/seed.yml}
+sp=.venv/bin/stackproof
+pytest=.venv/bin/pytest
+# The report's faults, one layer after another (names from `stackproof lab faults`).
+faults=${DEMO_FAULTS:-"hostname-drift swap-in-fstab chrony-default-pool"}
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+say "lab up: $inventory"
+$sp lab up --inventory "$inventory"
+trap 'say "lab down"; $sp lab down --inventory "$inventory"' EXIT
+lab_inventory=$($sp lab status --inventory "$inventory" --json |
+  .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["lab_inventory"])')
+
+say "inject the report's faults"
+for fault in $faults; do
+  $sp lab break "$fault" --inventory "$inventory"
+done
+
+rm -rf allure-results allure-report
+say "acceptance run: expected RED"
+set +e
+$pytest features/ --inventory "$lab_inventory" --alluredir allure-results -q -rN
+red=$?
+set -e
+if [ "$red" -ne 1 ]; then
+  echo "expected the acceptance run to fail on the injected faults (pytest rc 1), got rc $red" >&2
+  exit 1
+fi
+
+say "remediation run: expected GREEN"
+$pytest features/ --inventory "$lab_inventory" --remediate --alluredir allure-results -q -rN
+
+say "second remediation run: expected nothing to apply"
+out=$($pytest features/ --inventory "$lab_inventory" --remediate -q -rN 2>&1) || { echo "$out"; exit 1; }
+echo "$out" | tail -n 3
+if grep -q "stackproof remediations" <<<"$out"; then
+  echo "the second run applied remediations: not idempotent" >&2
+  exit 1
+fi
+
+say "Allure report"
+./scripts/allure-report.sh
