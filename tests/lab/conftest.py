@@ -1,0 +1,101 @@
+"""Shared labs for the integration tests: one seed lab and one four-host eBGP lab per
+session (bring-up is the slow part), always taken down, plus a runner for the suite.
+
+Tests that inject a fault must heal it (or remediate it) before they end, so the next test
+starts from a healthy lab: use the `fault` fixture, which heals in its finalizer.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SEED = ROOT / "inventories" / "seed.yml"
+FOUR = ROOT / "inventories" / "four-host-ebgp.yml"
+
+
+def _lab(inventory: Path, tmp_path_factory, name: str):
+    if os.geteuid() != 0:
+        pytest.skip("the lab needs root")
+    from stackproof.lab.lab import Lab
+    lab = Lab(inventory, state_dir=tmp_path_factory.mktemp(name) / "state")
+    try:
+        lab.up()
+        yield lab
+    finally:
+        lab.down()
+
+
+@pytest.fixture(scope="session")
+def seed_lab(tmp_path_factory):
+    yield from _lab(SEED, tmp_path_factory, "seed-lab")
+
+
+@pytest.fixture(scope="session")
+def four_lab(tmp_path_factory):
+    yield from _lab(FOUR, tmp_path_factory, "four-lab")
+
+
+@pytest.fixture(params=["seed", "four"])
+def any_lab(request):
+    """Each test using this runs once on the seed lab and once on the four-host lab."""
+    return request.getfixturevalue(f"{request.param}_lab")
+
+
+@dataclass
+class SuiteRun:
+    rc: int
+    output: str
+
+    def failed(self) -> set[str]:
+        """Test ids of failed scenarios, e.g. 'test_the_hostname_is_the_inventory_name[controller]'."""
+        return {line.split("::", 1)[1].split(" ", 1)[0] for line in self.output.splitlines()
+                if line.startswith("FAILED ") and "::" in line}
+
+    def remediations(self) -> list[str]:
+        """Lines of the 'stackproof remediations' summary section."""
+        lines = self.output.splitlines()
+        try:
+            start = next(i for i, ln in enumerate(lines) if "stackproof remediations" in ln)
+        except StopIteration:
+            return []
+        out = []
+        for ln in lines[start + 1:]:
+            if ln.startswith("="):
+                break
+            out.append(ln)
+        return out
+
+
+@pytest.fixture
+def run_suite():
+    """Run `pytest features/` against a lab inventory in a subprocess, as an operator does."""
+    def run(lab, *args: str, timeout: float = 600) -> SuiteRun:
+        cmd = [sys.executable, "-m", "pytest", "features/", "--inventory",
+               str(lab.inventory_path), "-q", "-rf", "-p", "no:randomly", *args]
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        return SuiteRun(proc.returncode, proc.stdout + proc.stderr)
+    return run
+
+
+@pytest.fixture
+def fault():
+    """Inject lab faults; every one injected is healed when the test ends, pass or fail."""
+    from stackproof.lab import faults
+    injected = []
+
+    def inject(lab, name: str, host: str | None = None) -> str | None:
+        target = faults.inject(lab, name, host)
+        injected.append((lab, name, target))
+        return target
+    yield inject
+    for lab, name, target in reversed(injected):
+        try:
+            faults.heal(lab, name, target)
+        except Exception as exc:  # a remediated fault may have nothing left to heal
+            print(f"heal {name} on {target}: {exc}")
