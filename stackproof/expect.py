@@ -254,3 +254,29 @@ def site_networks(site: Site) -> list[str]:
         nets += [str(site.openstack.external_network.cidr),
                  str(site.openstack.tenant_network.cidr)]
     return nets
+
+
+@dataclass(frozen=True)
+class ReachTarget:
+    address: str
+    what: str                      # e.g. "NAT gateway of kubernetes-host", "guest master"
+
+
+def reach_targets(site: Site, host: str) -> list[ReachTarget]:
+    """What `host` must reach: from a physical host, every other physical host, its NAT
+    gateways and its guests (the report's cross-host pings); from every host with a way out,
+    the underlay's gateway (the report's `ping 8.8.8.8`, kept inside the site)."""
+    h = site.hosts[host]
+    out: list[ReachTarget] = []
+    if h.kind == "physical":
+        for o, oh in site.physical_hosts().items():
+            if o == host:
+                continue
+            out.append(ReachTarget(str(oh.underlay.address), f"underlay address of {o}"))
+            out += [ReachTarget(str(nw.gateway), f"NAT gateway {nw.name} of {o}")
+                    for nw in oh.nat_networks]
+            out += [ReachTarget(str(g.address), f"guest {gn} on {o}")
+                    for gn, g in site.guests().items() if g.hypervisor == o]
+    if h.kind != "instance" and site.underlay.gateway is not None:
+        out.append(ReachTarget(str(site.underlay.gateway), "the underlay gateway (way out)"))
+    return out

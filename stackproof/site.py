@@ -153,6 +153,13 @@ class InstanceHost(HostBase):
 Host = Annotated[PhysicalHost | GuestHost | InstanceHost, Field(discriminator="kind")]
 
 
+class UnderlayNetwork(Strict):
+    """The routed network between the physical hosts, and its gateway to the outside (the
+    report's home router: where `ping 8.8.8.8` goes)."""
+    cidr: IPv4Net
+    gateway: IPv4 | None = None
+
+
 class BgpTimers(Strict):
     keepalive: int = Field(3, ge=1)
     hold: int = Field(9, ge=3)
@@ -233,7 +240,7 @@ class Site(Strict):
     os_family: Literal["rhel", "debian"] = "rhel"
     init: Literal["systemd", "sysv"] = "systemd"
     ssh: SshSpec = SshSpec()
-    underlay: dict[str, IPv4Net] | None = None
+    underlay: UnderlayNetwork
     bgp: Bgp
     time: TimeSpec | None = None
     hosts: dict[Name, Host]
@@ -244,7 +251,7 @@ class Site(Strict):
     # --- plain lookups -----------------------------------------------------------------
     @property
     def underlay_cidr(self) -> IPv4Net:
-        return self.underlay["cidr"]
+        return self.underlay.cidr
 
     def host(self, name: str):
         return self.hosts[name]
@@ -312,11 +319,10 @@ class Site(Strict):
 
 def _cross_checks(site: Site):
     """Yield 'path: value: reason' strings for every inconsistency between fields."""
-    under = None
-    if site.underlay is None or set(site.underlay) != {"cidr"}:
-        yield "underlay: missing or malformed: expected a mapping with exactly one key `cidr`"
-    else:
-        under = site.underlay_cidr
+    under = site.underlay_cidr
+    gw = site.underlay.gateway
+    if gw is not None and gw not in under:
+        yield f"underlay.gateway: {gw}: outside the underlay {under}"
     phys = site.physical_hosts()
     names = set(site.hosts)
     if site.bgp.mode == "ibgp" and site.bgp.asn is None:

@@ -52,7 +52,10 @@ class UnderlayPlan:
 
 
 def uplink_address(site: Site) -> ipaddress.IPv4Address:
-    """The highest usable address of the underlay cidr that no host uses."""
+    """The underlay's gateway (the site's router) if the inventory names it, else the
+    highest usable address of the underlay cidr that no host uses."""
+    if site.underlay.gateway is not None:
+        return site.underlay.gateway
     net = site.underlay_cidr
     used = {h.underlay.address for h in site.physical_hosts().values()}
     last = int(net.broadcast_address) - 1 if net.prefixlen < 31 else int(net.broadcast_address)

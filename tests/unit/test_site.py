@@ -251,7 +251,7 @@ BAD = [
     ("bgp-mode-unknown", SEED, put(("bgp", "mode"), "ospf"),
      "bgp.mode: ospf: Input should be 'ibgp' or 'ebgp'"),
     ("underlay-missing", SEED, drop(("underlay",)),
-     "underlay: missing or malformed: expected a mapping with exactly one key `cidr`"),
+     "underlay: missing: this field is required"),
     ("no-tunnel-type", SEED, put(("overlay", "tunnel_types"), []),
      "overlay.tunnel_types: []: List should have at least 1 item after validation, not 0"),
     # hosts named like the union's tags must not lose their name from the path
@@ -333,10 +333,16 @@ def test_both_ends_of_a_range_outside_give_two_lines():
     ]
 
 
-def test_missing_underlay_does_not_hide_other_problems():
-    problems = _problems(SEED, both(drop(("underlay",)), put(("time", "server"), "nobody")))
-    assert "time.server: nobody: not a host of this inventory" in problems
+def test_missing_underlay_does_not_hide_other_field_problems():
+    problems = _problems(SEED, both(drop(("underlay",)), put(("bgp", "mode"), "ospf")))
+    assert "underlay: missing: this field is required" in problems
+    assert "bgp.mode: ospf: Input should be 'ibgp' or 'ebgp'" in problems
     assert len(problems) == 2
+
+
+def test_underlay_gateway_must_be_inside_the_underlay():
+    problems = _problems(SEED, put(("underlay", "gateway"), "10.99.0.1"))
+    assert problems == ["underlay.gateway: 10.99.0.1: outside the underlay 10.10.10.0/24"]
 
 
 def test_top_level_not_a_mapping():

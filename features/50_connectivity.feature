@@ -1,0 +1,14 @@
+Feature: Cross-host reachability
+  With the NAT networks up, BGP converged and libvirt's chains opened, every
+  physical host reaches the other hosts' NAT networks and guests, and every host
+  still has its way out. These pings run inside the site, host by host.
+
+  @role:physical
+  Scenario: Physical hosts reach each other's NAT networks
+    Given the host is reachable over SSH
+    Then it reaches every other host, their NAT gateways and guests, and the way out
+
+  @role:guest
+  Scenario: Guests have their way out through the NAT
+    Given the host is reachable over SSH
+    Then it reaches every other host, their NAT gateways and guests, and the way out

@@ -1,0 +1,33 @@
+Feature: BGP underlay
+  The physical hosts reach each other's NAT networks through FRR: every BGP host peers with
+  every other over the underlay (iBGP in one AS, or eBGP with an AS per host), announces
+  its connected networks, and installs the others' as BGP routes. Static routes from before
+  BGP must be gone, and FRR must run exactly the configuration rendered from the inventory,
+  in memory and on disk.
+
+  @role:bgp
+  Scenario: FRR runs with bgpd enabled
+    Given the host is reachable over SSH
+    Then /etc/frr/daemons enables bgpd
+    And FRR runs with watchfrr, zebra and bgpd
+
+  @role:bgp
+  Scenario: FRR runs the configuration rendered from the inventory
+    Given the host is reachable over SSH
+    Then /etc/frr/frr.conf holds the configuration rendered from the inventory
+    And the running FRR configuration is the configuration rendered from the inventory
+
+  @role:bgp
+  Scenario: Every BGP session is Established
+    Given the host is reachable over SSH
+    Then every BGP neighbor the inventory expects is Established
+
+  @role:bgp
+  Scenario: The other hosts' networks are learned over BGP
+    Given the host is reachable over SSH
+    Then every other BGP host's networks are kernel routes learned over BGP via that host's underlay address
+
+  @role:bgp
+  Scenario: No leftover static route overrides BGP
+    Given the host is reachable over SSH
+    Then no static route overrides a prefix that BGP provides

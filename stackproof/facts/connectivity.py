@@ -1,0 +1,38 @@
+"""Reachability as the host itself sees it: one parallel ping sweep per host per run."""
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+from stackproof.facts import fact, run_ok
+from stackproof.remote import Remote
+
+
+@dataclass(frozen=True)
+class PingResult:
+    address: str
+    reachable: bool
+
+
+def sweep_command(addresses: tuple[str, ...], wait_s: int = 1, count: int = 2) -> str:
+    """All pings at once (one SSH round trip, about one timeout of wall time)."""
+    quoted = " ".join(shlex.quote(a) for a in addresses)
+    return (f"for ip in {quoted}; do (if ping -n -q -c {count} -i 0.2 -W {wait_s} \"$ip\" "
+            f">/dev/null 2>&1; then echo \"$ip ok\"; else echo \"$ip fail\"; fi) & done; wait")
+
+
+def parse_sweep(output: str) -> dict[str, bool]:
+    result = {}
+    for line in output.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1] in ("ok", "fail"):
+            result[parts[0]] = parts[1] == "ok"
+    return result
+
+
+@fact
+def ping_sweep(remote: Remote, addresses: tuple[str, ...]) -> tuple[PingResult, ...]:
+    if not addresses:
+        return ()
+    seen = parse_sweep(run_ok(remote, sweep_command(addresses), "ping sweep"))
+    return tuple(PingResult(a, seen.get(a, False)) for a in addresses)
