@@ -1,0 +1,18 @@
+"""The real daemons of each lab host, started by the lab through hooks `(lab, site) -> None`.
+
+The lab (stackproof.lab.lab.Lab) imports this package and runs
+    DAEMON_HOOKS  after the hosts and the underlay exist, before guests are plugged in:
+                  libvirt (NAT networks make the bridges guests plug into), then FRR;
+    GUEST_HOOKS   after the guests are plugged in: wait for BGP to converge, then chrony
+                  (the time server is often a guest).
+Hooks use only `lab.shell(name)` (an NsShell); every daemon runs inside its host's
+namespaces and ends with the host, so none is recorded with `lab.record_process`.
+"""
+from __future__ import annotations
+
+from stackproof.lab.daemons.chrony import chrony_hook
+from stackproof.lab.daemons.frr import frr_converge_hook, frr_hook
+from stackproof.lab.daemons.libvirt import libvirt_hook
+
+DAEMON_HOOKS = [libvirt_hook, frr_hook]
+GUEST_HOOKS = [frr_converge_hook, chrony_hook]

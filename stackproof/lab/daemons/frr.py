@@ -1,0 +1,132 @@
+"""FRR inside lab hosts: the intended frr.conf, `bgpd=yes`, and FRR's own init script.
+
+FRR runs exactly as on a sysv host: `service frr start` (= /usr/lib/frr/frrinit.sh start:
+watchfrr, which starts zebra, bgpd and staticd and loads /etc/frr/frr.conf with `vtysh -b`).
+Its sockets and pid files live in the host's private /run/frr; remediations restart or
+reload it with the same command (stackproof.services).
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+
+from stackproof.expect import bgp_hosts, bgp_intent
+from stackproof.lab.daemons.common import (LAB_INIT, DaemonError, read_file, wait_until,
+                                           write_file)
+from stackproof.lab.shell import NsShell
+from stackproof.render.frr import frr_service_command, render_frr_conf, set_bgpd
+from stackproof.site import Site
+
+FRR_CONF = "/etc/frr/frr.conf"
+FRR_DAEMONS = "/etc/frr/daemons"
+START_TIMEOUT = 20.0
+CONVERGE_TIMEOUT = 60.0
+
+
+def frr_command(site: Site, host: str, action: str) -> list[str]:
+    return frr_service_command(action, site.os_family_of(host), LAB_INIT)
+
+
+def write_frr_files(shell: NsShell, site: Site, host: str) -> None:
+    """The intended frr.conf and the host's daemons file with bgpd=yes."""
+    write_file(shell, FRR_CONF, render_frr_conf(site, host), mode=0o640, owner="frr:frr")
+    daemons = read_file(shell, FRR_DAEMONS)
+    if daemons is None:
+        raise DaemonError(f"[{host}] {FRR_DAEMONS} missing: is frr installed?")
+    write_file(shell, FRR_DAEMONS, set_bgpd(daemons, True), mode=0o640, owner="frr:frr")
+
+
+def bgp_summary(shell: NsShell) -> dict | None:
+    """`show bgp summary json`, or None while bgpd does not answer."""
+    proc = shell.run(["vtysh", "-c", "show bgp summary json"], check=False, timeout=15)
+    if proc.returncode != 0:
+        return None
+    try:
+        return json.loads(proc.stdout or "null")
+    except json.JSONDecodeError:
+        return None
+
+
+def peer_states(shell: NsShell) -> dict[str, str]:
+    summary = bgp_summary(shell) or {}
+    peers = summary.get("ipv4Unicast", {}).get("peers", {})
+    return {addr: p.get("state", "?") for addr, p in peers.items()}
+
+
+def kernel_routes(shell: NsShell) -> list[dict]:
+    proc = shell.run(["ip", "-j", "route", "show"], check=False)
+    return json.loads(proc.stdout or "[]") if proc.returncode == 0 else []
+
+
+def frr_running(shell: NsShell, site: Site, host: str) -> bool:
+    return shell.run(frr_command(site, host, "status"), check=False).returncode == 0
+
+
+def start_frr(shell: NsShell, site: Site, host: str) -> None:
+    """Write the intended files and start FRR (reload it if it runs already: frrinit.sh
+    `start` would start a second watchfrr); returns once bgpd has loaded the config."""
+    write_frr_files(shell, site, host)
+    action = "reload" if frr_running(shell, site, host) else "start"
+    shell.run(frr_command(site, host, action), timeout=60)
+    asn = site.asn_of(host)
+
+    def loaded():
+        summary = bgp_summary(shell)
+        return bool(summary) and summary.get("ipv4Unicast", {}).get("as") == asn
+    wait_until(loaded, START_TIMEOUT, f"[{host}] bgpd to load {FRR_CONF} (AS {asn})")
+
+
+def stop_frr(shell: NsShell, site: Site, host: str) -> None:
+    shell.run(frr_command(site, host, "stop"), timeout=60)
+
+
+def nat_prefixes_expected(site: Site, host: str) -> dict[str, str]:
+    """Prefix -> next hop the lab itself makes learnable: the other BGP hosts' NAT networks
+    (the external network appears only once the OpenStack layer puts its gateway up)."""
+    return {str(nw.cidr): str(site.hosts[o].underlay.address)
+            for o in bgp_hosts(site) if o != host for nw in site.hosts[o].nat_networks}
+
+
+def converged(shell: NsShell, site: Site, host: str) -> tuple[bool, str]:
+    """Every neighbor Established and every other host's NAT prefix in the kernel table
+    via that host. Returns (done, what is missing)."""
+    want_peers = {n.address for n in bgp_intent(site, host).neighbors}
+    states = peer_states(shell)
+    missing = [f"{p}={states.get(p, 'absent')}" for p in sorted(want_peers)
+               if states.get(p) != "Established"]
+    routes = {}
+    for r in kernel_routes(shell):
+        dst = r.get("dst", "")
+        if "/" not in dst and dst != "default":
+            dst += "/32"
+        routes[dst] = r.get("gateway")
+    for prefix, via in nat_prefixes_expected(site, host).items():
+        key = str(ipaddress.ip_network(prefix))
+        if routes.get(key) != via:
+            missing.append(f"route {key} via {via} (have {routes.get(key, 'none')})")
+    return not missing, ", ".join(missing)
+
+
+def wait_converged(shells: dict[str, NsShell], site: Site,
+                   timeout: float = CONVERGE_TIMEOUT) -> None:
+    def all_done():
+        return all(converged(shells[h], site, h)[0] for h in shells)
+
+    def describe():
+        return "; ".join(f"{h}: {converged(shells[h], site, h)[1]}" for h in shells
+                         if not converged(shells[h], site, h)[0])
+    wait_until(all_done, timeout, "BGP to converge", interval=0.25, describe=describe)
+
+
+# --- lab hooks --------------------------------------------------------------------------------
+def frr_hook(lab, site: Site) -> None:
+    """DAEMON hook: FRR with the intended config on every BGP host."""
+    for host in bgp_hosts(site):
+        start_frr(lab.shell(host), site, host)
+
+
+def frr_converge_hook(lab, site: Site) -> None:
+    """GUEST hook: wait until every BGP host has its sessions and the NAT routes."""
+    hosts = bgp_hosts(site)
+    if hosts:
+        wait_converged({h: lab.shell(h) for h in hosts}, site)
