@@ -3,6 +3,12 @@ pytest_plugins = [
     "stackproof.report",
     "stackproof.plugin",
     "fixtures.site",
+    "steps.common",
     "steps.baseline",
+    "steps.time",
+    "steps.libvirt",
     "steps.firewall",
+    "steps.connectivity",
+    "steps.bgp",
+    "steps.overlay",
 ]

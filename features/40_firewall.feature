@@ -1,3 +1,4 @@
+@underlay
 Feature: Firewall (iptables)
   libvirt's own chains reject forwarded traffic between the underlay and a NAT network
   unless an accept sits ahead of their REJECT, and libvirt puts its REJECT back on top

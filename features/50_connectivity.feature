@@ -1,3 +1,4 @@
+@underlay
 Feature: Cross-host reachability
   With the NAT networks up, BGP converged and libvirt's chains opened, every
   physical host reaches the other hosts' NAT networks and guests, and every host

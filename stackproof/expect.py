@@ -280,3 +280,13 @@ def reach_targets(site: Site, host: str) -> list[ReachTarget]:
     if h.kind != "instance" and site.underlay.gateway is not None:
         out.append(ReachTarget(str(site.underlay.gateway), "the underlay gateway (way out)"))
     return out
+
+
+def external_gateway(site: Site) -> tuple[str, Address] | None:
+    """The external network's gateway address on the host bridge that fronts it (the report's
+    `ip addr add 192.168.200.1/24 dev virbr10`): (host, address)."""
+    if not site.openstack:
+        return None
+    ext = site.openstack.external_network
+    return ext.gateway_on.host, Address(f"{ext.gateway}/{ext.cidr.prefixlen}",
+                                        ext.gateway_on.bridge)

@@ -41,7 +41,16 @@ def pytest_configure(config):
             raise pytest.UsageError(str(exc)) from None
 
 
+def _feature_file(item) -> str:
+    from pytest_bdd.scenario import scenario_wrapper_template_registry as registry
+    template = registry.get(getattr(item, "obj", None))
+    return template.feature.filename if template is not None else ""
+
+
 def pytest_collection_modifyitems(config, items):
+    # features run in the runbook's layer order (their file names start with it): a fix in a
+    # lower layer lands before the layers above it are checked
+    items.sort(key=_feature_file)
     # maintenance scenarios change the site on purpose: only when explicitly selected
     if "maintenance" in (config.getoption("-m") or ""):
         return

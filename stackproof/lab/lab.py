@@ -40,7 +40,7 @@ from stackproof.lab import ssh as sshmod
 from stackproof.lab import topology
 from stackproof.lab.shell import NsShell
 from stackproof.lab.state import LabState, proc_start_time, signal_if
-from stackproof.site import Site, load_site
+from stackproof.site import Site, load_site, parse_site
 
 DEFAULT_ROOT = Path("/var/tmp/stackproof-lab")
 READY_TIMEOUT = 30.0
@@ -89,6 +89,9 @@ class Lab:
         self.lab_id = lab_id_for(self.site, self.source_inventory, custom)
         self.state_dir = custom or DEFAULT_ROOT / self.lab_id
         self.prefix = f"sp-{self.lab_id}-"
+        # the lab builds the site as its own inventory describes it (Debian hosts, no
+        # systemd, a shared kernel), so hooks and the suite agree on paths and services
+        self.site = parse_site(self._lab_inventory_data(), str(self.source_inventory))
         self._log = log or (lambda line: print(line, flush=True))
         self._holders: dict[str, subprocess.Popen] = {}
         self._state: LabState | None = None
@@ -309,7 +312,7 @@ class Lab:
             self.say(f"guest {name}: {g.interface} {g.address} on {g.hypervisor}/{nw.bridge} "
                      f"({vnet})")
 
-    def _write_lab_inventory(self) -> None:
+    def _lab_inventory_data(self) -> dict:
         data = yaml.safe_load(self.source_inventory.read_text())
         ssh = {"user": "root", "ssh_config": str(self.ssh_config),
                "known_hosts": str(self.known_hosts), "identity_file": str(self.identity_file),
@@ -319,6 +322,13 @@ class Lab:
             h["kernel"] = "shared"
             h["init"] = "sysv"
             h["os_family"] = "debian"   # lab hosts run this machine's Debian binaries
+        kubeconfig = self.state_dir / "kube" / "kubeconfig"   # the Kubernetes API stand-in's
+        if data.get("kubernetes") is not None and kubeconfig.is_file():
+            data["kubernetes"]["kubeconfig"] = str(kubeconfig)
+        return data
+
+    def _write_lab_inventory(self) -> None:
+        data = self._lab_inventory_data()
         header = (f"# Lab inventory written by `stackproof lab up` for lab {self.lab_id}\n"
                   f"# from {self.source_inventory}: same site, ssh goes into the lab.\n")
         tmp = self.inventory_path.with_name(".inventory.yml.tmp")
@@ -387,7 +397,7 @@ class Lab:
         d = self.state_dir
         if not d.is_dir():
             return
-        for sub in ("hosts", "ssh"):
+        for sub in ("hosts", "ssh", "kube"):
             if (d / sub).is_dir():
                 shutil.rmtree(d / sub)
         for f in ("inventory.yml", ".inventory.yml.tmp", "state.json"):

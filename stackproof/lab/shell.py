@@ -24,7 +24,9 @@ class NsShell:
     root: Path
 
     def argv(self, argv: list[str]) -> list[str]:
-        return ["nsenter", "-t", str(self.pid), "-m", "-u", "-n", "-p", "--", *argv]
+        # no process started in a lab host may ever set the machine's clock
+        return ["nsenter", "-t", str(self.pid), "-m", "-u", "-n", "-p", "--",
+                "setpriv", "--bounding-set=-sys_time", "--", *argv]
 
     def run(self, argv: list[str], *, input: str | None = None, check: bool = True,
             timeout: float = 60) -> subprocess.CompletedProcess:

@@ -86,7 +86,8 @@ def setup_host(name: str, root: Path, client_pub: str) -> str:
 
 
 def proxy_command(pid: int) -> str:
-    return f"nsenter -t {pid} -m -u -n -p -- {SSHD} -i"
+    # sshd and everything run over it lose CAP_SYS_TIME: no remediation can set the clock
+    return f"nsenter -t {pid} -m -u -n -p -- setpriv --bounding-set=-sys_time -- {SSHD} -i"
 
 
 def ssh_config_text(entries: dict[str, int], identity: Path, known_hosts: Path,

@@ -146,6 +146,16 @@ def _free_vnet(existing: set[str]) -> str:
     return f"vnet{n}"
 
 
+# Which ports belong on which bridge, kept inside the hypervisor: libvirt's network hook
+# (stackproof/lab/daemons/libvirt.py) plugs them back in when a network restarts.
+PORTS_DIR = "/etc/libvirt/hooks/lab-ports"
+
+
+def record_port(shell: NsShell, bridge: str, port: str) -> None:
+    shell.sh(f"mkdir -p {PORTS_DIR} && grep -qxF {port} {PORTS_DIR}/{bridge} 2>/dev/null "
+             f"|| echo {port} >> {PORTS_DIR}/{bridge}")
+
+
 def attach_guest(hypervisor: NsShell, guest: NsShell, bridge: str, guest_ifname: str,
                  address: str, gateway: str | None, mac: str) -> str:
     """Plug a guest into a bridge of its hypervisor, the way libvirt plugs a VM's NIC.
@@ -160,6 +170,7 @@ def attach_guest(hypervisor: NsShell, guest: NsShell, bridge: str, guest_ifname:
     _ip(hypervisor.pid, ["link", "add", vnet, "address", host_mac, "type", "veth", "peer",
                          "name", guest_ifname, "address", mac, "netns", str(guest.pid)])
     _ip(hypervisor.pid, ["link", "set", vnet, "master", bridge, "up"])
+    record_port(hypervisor, bridge, vnet)
     _ip(guest.pid, ["addr", "add", address, "dev", guest_ifname])
     _ip(guest.pid, ["link", "set", guest_ifname, "up"])
     if gateway:

@@ -11,8 +11,14 @@ namespaces and ends with the host, so none is recorded with `lab.record_process`
 from __future__ import annotations
 
 from stackproof.lab.daemons.chrony import chrony_hook
+from stackproof.lab.daemons.external import external_gateway_hook
+from stackproof.lab.daemons.firewall import firewall_hook
 from stackproof.lab.daemons.frr import frr_converge_hook, frr_hook
 from stackproof.lab.daemons.libvirt import libvirt_hook
 
-DAEMON_HOOKS = [libvirt_hook, frr_hook]
-GUEST_HOOKS = [frr_converge_hook, chrony_hook]
+DAEMON_HOOKS = [libvirt_hook, external_gateway_hook, frr_hook]
+GUEST_HOOKS = [frr_converge_hook, firewall_hook, chrony_hook]
+from stackproof.lab.ovs import ovs_hook  # noqa: E402  Open vSwitch + the OVS agent
+GUEST_HOOKS.append(ovs_hook)
+from stackproof.lab.kube.hook import kube_hook  # noqa: E402  the Kubernetes API stand-in
+GUEST_HOOKS.append(kube_hook)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from stackproof.lab.daemons.common import (LAB_INIT, DaemonError, read_file, require_private,
                                            wait_until, write_file)
+from stackproof.lab.topology import PORTS_DIR, record_port
 from stackproof.lab.shell import NsShell
 from stackproof.render.libvirt import network_xml
 from stackproof.services import service_command
@@ -157,10 +158,32 @@ def _drop_stock_networks(shell: NsShell) -> None:
             shell.run(["rm", "-f", str(stock), f"{NETWORK_DIR}/autostart/{stock.name}"])
 
 
+# libvirt runs /etc/libvirt/hooks/network on every network event. A real guest's tap is
+# libvirt's own; the lab's guests are veths, so when a network (re)starts this hook plugs
+# the ports recorded for its bridge back in, as they were before the restart.
+NETWORK_HOOK = f"""#!/bin/sh
+# stackproof lab: re-plug the guest ports of a network's bridge when it starts
+[ "$2" = started ] || exit 0
+bridge=$(sed -n "s/.*<bridge name=.\\([^'\\"]*\\).*/\\1/p" | head -n 1)
+[ -n "$bridge" ] && [ -f "{PORTS_DIR}/$bridge" ] || exit 0
+while read -r port; do
+  ip link set "$port" master "$bridge" up 2>/dev/null || true
+done < "{PORTS_DIR}/$bridge"
+exit 0
+"""
+
+
+def install_network_hook(shell: NsShell) -> None:
+    """Before libvirtd starts: it looks for hook scripts only at start-up."""
+    shell.run(["mkdir", "-p", PORTS_DIR])
+    write_file(shell, "/etc/libvirt/hooks/network", NETWORK_HOOK, mode=0o755)
+
+
 def start_libvirtd(shell: NsShell, site: Site, host: str) -> None:
     for d in PRIVATE_DIRS:
         require_private(shell, d)
     _drop_stock_networks(shell)
+    install_network_hook(shell)
     conf = read_file(shell, QEMU_CONF) or ""
     write_file(shell, QEMU_CONF, qemu_conf_for_lab(conf), mode=0o600)
     if install_init_script(shell):
@@ -216,6 +239,7 @@ def ensure_carrier(shell: NsShell, site: Site, host: str) -> list[str]:
         shell.run(["ip", "link", "add", nic, "type", "veth", "peer", "name", peer])
         shell.run(["ip", "link", "set", nic, "master", nw.bridge, "up"])
         shell.run(["ip", "link", "set", peer, "up"])
+        record_port(shell, nw.bridge, nic)
         done.append(nw.bridge)
     return done
 

@@ -1,3 +1,4 @@
+@underlay
 Feature: BGP underlay
   The physical hosts reach each other's NAT networks through FRR: every BGP host peers with
   every other over the underlay (iBGP in one AS, or eBGP with an AS per host), announces

@@ -1,0 +1,16 @@
+@time
+Feature: Time
+  Every host keeps time from the site's time server (the report's
+  `server controller iburst`), which serves the site from its own clock. Time
+  comes after the network layers: a client reaches its server across them.
+
+  @role:time_client
+  Scenario: chrony takes its time from the time server
+    Given the host is reachable over SSH
+    Then chrony is configured with the time server and iburst
+    And chronyd runs with the time server selected as its source
+
+  @role:time_server
+  Scenario: The time server serves the site
+    Given the host is reachable over SSH
+    Then chronyd serves time from its local clock to the site's networks

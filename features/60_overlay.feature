@@ -1,0 +1,33 @@
+Feature: Open vSwitch overlay
+  Every node with the Neutron Open vSwitch agent carries tenant traffic to every other such
+  node through VXLAN: the agent's ini names the node's tunnel address, the tunnel bridge and
+  the tunnel types; br-tun exists and is patched to br-int (without it, patch-tun reports
+  "No usable peer 'patch-int' exists in 'system' datapath."); and br-tun holds one VXLAN
+  port per other node, from this node's address to that node's.
+
+  @role:ovs_agent
+  Scenario: The OVS agent is configured for the overlay
+    Given the host is reachable over SSH
+    Then openvswitch_agent.ini sets local_ip, tunnel_bridge and tunnel_types from the inventory
+
+  @role:l2_population
+  Scenario: The OVS agent uses l2_population where the inventory asks for it
+    Given the host is reachable over SSH
+    Then openvswitch_agent.ini enables l2_population
+
+  @role:ovs_agent
+  Scenario: The tunnel bridge exists and is patched to the integration bridge
+    Given the host is reachable over SSH
+    Then Open vSwitch answers
+    And the tunnel bridge exists next to the integration bridge
+    And the patch ports of the integration and tunnel bridges name each other as peers
+
+  @role:ovs_agent
+  Scenario: No Open vSwitch interface reports an error
+    Given the host is reachable over SSH
+    Then no Open vSwitch interface reports an error
+
+  @role:ovs_agent
+  Scenario: A VXLAN tunnel to every other overlay endpoint
+    Given the host is reachable over SSH
+    Then every other overlay endpoint has exactly one VXLAN port with this host's local_ip and the endpoint's remote_ip

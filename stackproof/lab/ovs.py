@@ -1,0 +1,291 @@
+"""Open vSwitch and the Neutron OVS agent inside lab hosts (every host with role ovs_agent).
+
+Per host, with the host's private /etc/openvswitch, /var/lib/openvswitch, /run/openvswitch:
+
+    ovsdb-tool create /etc/openvswitch/conf.db /usr/share/openvswitch/vswitch.ovsschema
+    ovsdb-server ... --remote=punix:/run/openvswitch/db.sock --pidfile --detach
+    ovs-vsctl --no-wait init
+    ovs-vswitchd --enable-dummy=system --pidfile --detach
+
+(`--enable-dummy=system`: no kernel module; the userspace datapath stands in for `system`,
+so `ovs-vsctl show` reads as on a Neutron node, errors included). Then, as an operator and
+the agent would:
+  - the operator's part: br-ex with its physical port (a lab port, `EXTERNAL_PORT`), and a
+    kernel tap named like br-ex (OVS internal ports make no kernel device here; on a real
+    node `ip addr add ... dev br-ex` works, so the DVR layer can put a floating IP on it);
+  - /etc/neutron/plugins/ml2/openvswitch_agent.ini rendered from the site model;
+  - the endpoints the Neutron server would tell the agent (tunnel_sync), in
+    /var/lib/neutron/lab-tunnel-endpoints.json;
+  - /etc/init.d/neutron-openvswitch-agent, started with `service neutron-openvswitch-agent
+    start`: it runs the lab's stand-in agent (stackproof.lab.ovs_agent), which builds br-int,
+    br-tun, the patch ports and the VXLAN mesh from the ini. Remediations restart it the
+    same way (`service neutron-openvswitch-agent restart`). `status` exits 0 while it runs.
+The real neutron-openvswitch-agent could take its place in the init script (AGENT_COMMAND);
+see the README of this layer for why it does not here.
+"""
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from stackproof.lab.shell import NsShell
+from stackproof.render.neutron import AGENT_INI, AGENT_SERVICE, render_agent_ini
+from stackproof.render.ovs import endpoints, ensure_bridge, ovs_layout, vsctl
+from stackproof.site import Site
+
+SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
+DB = "/etc/openvswitch/conf.db"
+RUN = "/run/openvswitch"
+LOGS = "/var/log/openvswitch"
+ENDPOINTS = "/var/lib/neutron/lab-tunnel-endpoints.json"
+INIT_SCRIPT = f"/etc/init.d/{AGENT_SERVICE}"
+AGENT_PIDFILE = f"/run/neutron/{AGENT_SERVICE}.pid"
+AGENT_LOG = "/var/log/neutron/openvswitch-agent.log"
+EXTERNAL_PORT = "ext0"           # br-ex's physical port in the lab (a dummy netdev)
+PRIVATE_DIRS = ("/etc/openvswitch", "/var/lib/openvswitch", RUN, "/etc/neutron")
+START_TIMEOUT = 20.0
+READY_LINE = "Agent initialized successfully"
+
+
+def _common():
+    # imported late: stackproof.lab.daemons imports this module to list ovs_hook
+    from stackproof.lab.daemons import common
+    return common
+
+
+def require_private(shell: NsShell, path: str) -> None:
+    _common().require_private(shell, path)
+
+
+def write_file(shell: NsShell, path: str, text: str, **kw) -> None:
+    _common().write_file(shell, path, text, **kw)
+
+
+def wait_until(probe, timeout: float, what: str, **kw):
+    return _common().wait_until(probe, timeout, what, **kw)
+
+
+def ovs_hosts(site: Site) -> list[str]:
+    return site.with_role("ovs_agent")
+
+
+# --- Open vSwitch ------------------------------------------------------------------------------
+def _pid_alive(shell: NsShell, pidfile: str) -> int | None:
+    proc = shell.sh(f"p=$(cat {shlex.quote(pidfile)} 2>/dev/null) && kill -0 \"$p\" "
+                    f"2>/dev/null && echo \"$p\"", check=False)
+    out = proc.stdout.strip()
+    return int(out) if out.isdigit() else None
+
+
+def start_ovs(shell: NsShell, host: str) -> None:
+    """ovsdb-server + ovs-vswitchd (dummy datapath standing in for `system`)."""
+    for d in PRIVATE_DIRS:
+        shell.run(["mkdir", "-p", d])
+        require_private(shell, d)
+    q = shlex.quote
+    script = [
+        f"mkdir -p {LOGS}",
+        f"[ -e {DB} ] || ovsdb-tool create {DB} {SCHEMA}",
+        f"ovsdb-server {DB} --remote=punix:{RUN}/db.sock "
+        f"--remote=db:Open_vSwitch,Open_vSwitch,manager_options "
+        f"--pidfile={RUN}/ovsdb-server.pid --detach --log-file={LOGS}/ovsdb-server.log",
+        "ovs-vsctl --no-wait init",
+        # what a node's openvswitch service records: the agent reads hostname/system-id
+        f"ovs-vsctl --no-wait set Open_vSwitch . external_ids:hostname={q(host)} "
+        f"external_ids:system-id={q(host)}",
+        f"ovs-vswitchd --enable-dummy=system --pidfile={RUN}/ovs-vswitchd.pid --detach "
+        f"--log-file={LOGS}/ovs-vswitchd.log",
+    ]
+    shell.sh(" && ".join(script), timeout=60)
+    wait_until(lambda: shell.run(["ovs-vsctl", "--timeout=2", "show"], check=False)
+               .returncode == 0, START_TIMEOUT, f"[{host}] ovs-vswitchd to answer")
+
+
+def ovs_pids(shell: NsShell) -> dict[str, int | None]:
+    return {name: _pid_alive(shell, f"{RUN}/{name}.pid")
+            for name in ("ovsdb-server", "ovs-vswitchd")}
+
+
+# --- the operator's part: the external bridge ------------------------------------------------
+def make_external_bridges(shell: NsShell, site: Site, host: str) -> None:
+    layout = ovs_layout(site, host)
+    cmds = []
+    for br in layout.physical_bridges:
+        cmds += ensure_bridge(br)
+        cmds.append(["--may-exist", "add-port", br, EXTERNAL_PORT])
+    if cmds:
+        shell.sh(vsctl(*cmds))
+    for br in layout.physical_bridges:
+        shell.sh(f"ip link show {shlex.quote(br)} >/dev/null 2>&1 || "
+                 f"ip tuntap add dev {shlex.quote(br)} mode tap")
+        shell.run(["ip", "link", "set", br, "up"])
+
+
+# --- the agent -------------------------------------------------------------------------------
+HOST_PYTHON = "/usr/bin/python3"      # the host's own: the suite's venv is under /root
+STANDIN = Path(__file__).with_name("ovs_agent.py")
+
+
+def agent_command() -> list[str]:
+    """What the init script runs: the lab's stand-in agent (stdlib only)."""
+    return [HOST_PYTHON, str(STANDIN), "--config-file", AGENT_INI, "--endpoints", ENDPOINTS]
+
+
+def init_script(command: list[str]) -> str:
+    """A sysv init script for the agent: start waits for the agent's own 'initialized' log
+    line (or its death), so `service ... start|restart` returns when the bridges are built."""
+    q = shlex.quote
+    return f"""#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          {AGENT_SERVICE}
+# Required-Start:    $network $remote_fs openvswitch-switch
+# Required-Stop:     $network $remote_fs
+# Default-Start:     2 3 4 5
+# Default-Stop:      0 1 6
+# Short-Description: Neutron Open vSwitch agent (stackproof lab)
+### END INIT INFO
+# Written by the stackproof lab. The daemon is the command below; its output goes to LOG.
+PIDFILE={q(AGENT_PIDFILE)}
+LOG={q(AGENT_LOG)}
+TIMEOUT={int(START_TIMEOUT)}
+
+running() {{ p=$(cat "$PIDFILE" 2>/dev/null) && kill -0 "$p" 2>/dev/null; }}
+
+start() {{
+    running && {{ echo "{AGENT_SERVICE} already running"; return 0; }}
+    mkdir -p "$(dirname "$PIDFILE")" "$(dirname "$LOG")"
+    offset=$(($(stat -c %s "$LOG" 2>/dev/null || echo 0) + 1))
+    setsid {shlex.join(command)} >>"$LOG" 2>&1 </dev/null &
+    echo $! > "$PIDFILE"
+    i=0
+    while [ $i -lt $((TIMEOUT * 10)) ]; do
+        if tail -c +$offset "$LOG" | grep -q {q(READY_LINE)}; then
+            echo "{AGENT_SERVICE} started"; return 0
+        fi
+        if ! running; then
+            echo "{AGENT_SERVICE} exited:" >&2; tail -c +$offset "$LOG" | tail -n 5 >&2
+            rm -f "$PIDFILE"; return 1
+        fi
+        sleep 0.1; i=$((i + 1))
+    done
+    echo "{AGENT_SERVICE} not initialized after $TIMEOUT s" >&2; return 1
+}}
+
+stop() {{
+    if running; then
+        p=$(cat "$PIDFILE"); kill "$p"
+        i=0
+        while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+        kill -0 "$p" 2>/dev/null && kill -9 "$p"
+    fi
+    rm -f "$PIDFILE"
+    echo "{AGENT_SERVICE} stopped"
+}}
+
+case "$1" in
+    start) start ;;
+    stop) stop ;;
+    restart|force-reload) stop; start ;;
+    status) if running; then echo "{AGENT_SERVICE} is running"; else
+                echo "{AGENT_SERVICE} is not running"; exit 3; fi ;;
+    *) echo "Usage: $0 {{start|stop|restart|status}}" >&2; exit 2 ;;
+esac
+"""
+
+
+def write_agent_files(shell: NsShell, site: Site, host: str) -> None:
+    shell.run(["mkdir", "-p", "/etc/neutron/plugins/ml2", "/var/lib/neutron",
+               "/var/log/neutron"])
+    write_file(shell, AGENT_INI, render_agent_ini(site, host), mode=0o640)
+    write_file(shell, ENDPOINTS, json.dumps(endpoints(site), indent=2) + "\n")
+    write_file(shell, INIT_SCRIPT, init_script(agent_command()), mode=0o755)
+
+
+def agent_service(shell: NsShell, action: str, check: bool = True):
+    return shell.run(["service", AGENT_SERVICE, action], check=check, timeout=60)
+
+
+def agent_running(shell: NsShell) -> bool:
+    return agent_service(shell, "status", check=False).returncode == 0
+
+
+def layout_built(shell: NsShell, site: Site, host: str) -> bool:
+    """Every bridge and every tunnel port of the agent's layout exists."""
+    layout = ovs_layout(site, host)
+    proc = shell.run(["ovs-vsctl", "--timeout=5", "--format=json", "--columns=name",
+                      "list", "Interface"], check=False)
+    if proc.returncode != 0:
+        return False
+    names = {row[0] for row in json.loads(proc.stdout)["data"]}
+    want = set(layout.bridges) | {p.port for p in layout.patches} | \
+        {t.name for t in layout.tunnels}
+    return want <= names
+
+
+# --- measurements ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OvsUsage:
+    host: str
+    rss_kib: dict[str, int]        # process -> resident memory
+    cpu_seconds: dict[str, float]  # process -> user+system CPU so far
+
+    @property
+    def total_rss_mib(self) -> float:
+        return sum(self.rss_kib.values()) / 1024
+
+
+def usage(shell: NsShell, host: str) -> OvsUsage:
+    pids = dict(ovs_pids(shell))
+    agent = shell.sh(f"cat {AGENT_PIDFILE} 2>/dev/null", check=False).stdout.strip()
+    pids["agent"] = int(agent) if agent.isdigit() else None
+    rss, cpu = {}, {}
+    tick = 100.0
+    for name, pid in pids.items():
+        if pid is None:
+            continue
+        status = shell.run(["cat", f"/proc/{pid}/status", f"/proc/{pid}/stat"],
+                           check=False).stdout
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                rss[name] = int(line.split()[1])
+        stat = status.strip().splitlines()[-1].rsplit(")", 1)[-1].split()
+        cpu[name] = (int(stat[11]) + int(stat[12])) / tick
+    return OvsUsage(host, rss, cpu)
+
+
+# --- start / stop ----------------------------------------------------------------------------
+def start_node(shell: NsShell, site: Site, host: str) -> None:
+    start_ovs(shell, host)
+    make_external_bridges(shell, site, host)
+    write_agent_files(shell, site, host)
+    agent_service(shell, "start")
+    wait_until(lambda: layout_built(shell, site, host), START_TIMEOUT,
+               f"[{host}] the OVS agent's bridges and tunnels")
+
+
+def stop_node(shell: NsShell) -> None:
+    """Stop the agent and OVS (the lab's down does this by ending the host)."""
+    agent_service(shell, "stop", check=False)
+    for name, pid in ovs_pids(shell).items():
+        if pid is not None:
+            shell.run(["kill", str(pid)], check=False)
+
+
+# --- lab hook ---------------------------------------------------------------------------------
+def ovs_hook(lab, site: Site) -> None:
+    """GUEST hook: Open vSwitch and the OVS agent on every ovs_agent host (after the guests
+    have their addresses: the tunnels' local_ip is the guest's address)."""
+    for host in ovs_hosts(site):
+        t = time.monotonic()
+        shell = lab.shell(host)
+        try:
+            start_node(shell, site, host)
+        except _common().DaemonError:
+            raise
+        except Exception as exc:       # name the host: a hook error reads as the lab's
+            raise _common().DaemonError(f"[{host}] Open vSwitch: {exc}") from exc
+        lab.say(f"ovs {host}: br-int, br-tun, {len(ovs_layout(site, host).tunnels)} tunnel(s) "
+                f"in {time.monotonic() - t:.1f} s")
