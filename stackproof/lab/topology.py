@@ -20,6 +20,7 @@ import json
 import subprocess
 from dataclasses import dataclass
 
+from stackproof.expect import site_networks
 from stackproof.lab.shell import NsShell
 from stackproof.site import Site
 
@@ -49,6 +50,7 @@ class UnderlayPlan:
     gateway: str               # the uplink's address, without prefix
     cidr: str
     ports: tuple[UnderlayPort, ...]
+    site_networks: tuple[str, ...] = ()   # never answered by the uplink
 
 
 def uplink_address(site: Site) -> ipaddress.IPv4Address:
@@ -75,7 +77,8 @@ def plan_underlay(site: Site, prefix: str, host_netns: dict[str, str]) -> Underl
     up = uplink_address(site)
     return UnderlayPlan(switch_netns=f"{prefix}switch", uplink_netns=f"{prefix}uplink",
                         uplink_address=f"{up}/{plen}", gateway=str(up),
-                        cidr=str(site.underlay_cidr), ports=ports)
+                        cidr=str(site.underlay_cidr), ports=ports,
+                        site_networks=tuple(site_networks(site)))
 
 
 def ip_batch(netns: str, commands: list[str]) -> None:
@@ -118,6 +121,9 @@ def build_uplink(plan: UnderlayPlan) -> None:
         # looks for a reply's source address) except the underlay, which stays on-link
         "route add local 0.0.0.0/0 dev lo table local",
         f"route add throw {plan.cidr} table local",
+        # nor for the site's own networks: a host that lost its route to a NAT network must
+        # see it unreachable, not answered by "the internet"
+        *(f"route add throw {n} table local" for n in plan.site_networks if n != plan.cidr),
         # any custom rule keeps the kernel from merging tables local and main, which would
         # turn that `throw` into "unreachable"
         "rule add pref 32000 lookup main"])

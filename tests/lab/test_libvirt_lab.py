@@ -12,8 +12,11 @@ UNDERLAY = ("-m", "underlay")
 
 
 def expected_red(site, fault: str, host: str) -> set[str]:
+    # a live `virsh net-update` or `net-start` re-applies libvirt's own firewall rules ahead
+    # of the operator's accepts (seen on libvirt 9): the firewall scenario goes red too
+    libvirt_reordered = f"test_libvirts_chains_let_the_underlay_reach_each_nat_network_and_back[{host}]"
     if fault == "dhcp-reservation-missing":
-        return {f"test_every_guest_keeps_its_address[{host}]"}
+        return {f"test_every_guest_keeps_its_address[{host}]", libvirt_reordered}
     # the network is down: its prefix leaves BGP, its gateway and guests go dark, and
     # libvirt's restart will put its REJECTs ahead of the operator's accepts
     others = [h for h in bgp_hosts(site) if h != host]

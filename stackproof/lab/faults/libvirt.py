@@ -41,6 +41,7 @@ def _restore_reservation(lab, site, host):
     lab.shell(host).sh(f"{VIRSH} net-dumpxml {shlex.quote(network)} | grep -qi {shlex.quote(mac)}"
                        f" || {VIRSH} net-update {shlex.quote(network)} add-last ip-dhcp-host "
                        f"{xml} --live --config")
+    apply_rules(lab, site, host)   # a live net-update re-applies libvirt's rules on top
 
 
 def _stop_network(lab, site, host):
