@@ -11,4 +11,6 @@ pytest_plugins = [
     "steps.connectivity",
     "steps.bgp",
     "steps.overlay",
+    "steps.floating_ip",
+    "steps.kubernetes",
 ]

@@ -1,0 +1,336 @@
+"""BGP underlay checks: FRR facts + site -> Finding | None.
+
+Each check names the remediation that fixes the *cause*, which is not always on the host
+being checked: a neighbor stuck in Active because the peer's bgpd is off is fixed on the
+peer. Such a Finding stays on the checked host (so the engine re-reads it while verifying)
+and carries `params["on"]`, the host the remediation acts on. Peers are only looked at when
+the checked host's own side is in order, and only when the step passes the fleet.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import asdict
+from typing import Callable
+
+from stackproof.expect import LearnedPrefix, bgp_intent, learned_prefixes
+from stackproof.facts import frr as facts
+from stackproof.facts.frr import BGP_DAEMONS, DAEMONS_FILE, FRR_CONF, KernelRoute
+from stackproof.remedy import Finding
+from stackproof.remote import HostUnreachable, Remote
+from stackproof.render.frr import normalize_running_config, render_frr_conf
+from stackproof.site import Site
+
+Peers = Callable[[str], Remote]        # inventory name -> Remote (the fleet's __getitem__)
+
+# Kernel routes that are neither BGP's nor an interface's own: `ip route add` (boot),
+# `proto static`, NetworkManager (static), DHCP. zebra reads them as kernel routes with
+# distance 0, which beats BGP (20/200): BGP's route is then not installed.
+NOT_SHADOWS = ("bgp", "kernel")
+# A session Established for less than this may still be sending its routes (they land
+# ~1 s after Established): wait for it rather than ask for a refresh.
+SETTLE_MS = 10_000
+
+
+def _label(address: str, peer: str) -> str:
+    return f"{address} ({peer})"
+
+
+# --- FRR itself ----------------------------------------------------------------------------
+def bgpd_enabled(site: Site, remote: Remote) -> Finding | None:
+    d = facts.daemons(remote)
+    if not d.exists:
+        return Finding("frr_enable_bgpd", remote.name,
+                       f"{DAEMONS_FILE} is missing: is frr installed?", {}, asdict(d))
+    if d.bgpd:
+        return None
+    said = "bgpd=no" if d.bgpd is False else "no bgpd= line"
+    return Finding("frr_enable_bgpd", remote.name,
+                   f"{DAEMONS_FILE} has {said}: FRR will not start bgpd, so no BGP session "
+                   f"can come up", {}, {"bgpd": d.bgpd, DAEMONS_FILE: d.text})
+
+
+def frr_running(site: Site, remote: Remote) -> Finding | None:
+    """watchfrr (the frr service), zebra and bgpd alive; bgpd disabled is reported first."""
+    disabled = bgpd_enabled(site, remote)
+    if disabled is not None:
+        return disabled
+    procs = facts.processes(remote)
+    missing = procs.missing(BGP_DAEMONS)
+    if not missing:
+        return None
+    running = sorted(p.name for p in procs.processes if p.alive)
+    return Finding("frr_running", remote.name,
+                   f"FRR is not running fully: {', '.join(missing)} not running "
+                   f"(running: {', '.join(running) or 'nothing'})",
+                   {"watchfrr": procs.alive("watchfrr")},
+                   {"processes": [asdict(p) for p in procs.processes]})
+
+
+# --- configuration -------------------------------------------------------------------------
+def _render(path: tuple[str, ...]) -> str:
+    return " > ".join(path)
+
+
+def config_difference(intended: str, actual: str) -> tuple[list[str], list[str]]:
+    """(missing, unexpected) configuration lines, each with its context."""
+    want, have = facts.config_paths(intended), facts.config_paths(actual)
+    return sorted(map(_render, want - have)), sorted(map(_render, have - want))
+
+
+def unified_diff(intended: str, actual: str, actual_name: str) -> str:
+    return "\n".join(difflib.unified_diff(
+        normalize_running_config(intended), normalize_running_config(actual),
+        "intended (rendered from the inventory)", actual_name, lineterm=""))
+
+
+def _difference_message(what: str, missing: list[str], extra: list[str]) -> str:
+    parts = []
+    if missing:
+        parts.append("missing: " + "; ".join(f"`{m}`" for m in missing))
+    if extra:
+        parts.append("not in the inventory: " + "; ".join(f"`{e}`" for e in extra))
+    return f"{what} differs from the configuration rendered from the inventory: " + \
+        ", ".join(parts)
+
+
+def config_file_matches(site: Site, remote: Remote) -> Finding | None:
+    intended = render_frr_conf(site, remote.name)
+    text = facts.config_file(remote)
+    if text is None:
+        return Finding("frr_config", remote.name, f"{FRR_CONF} is missing: FRR would start "
+                       f"without BGP configuration", {}, {})
+    missing, extra = config_difference(intended, text)
+    if not missing and not extra:
+        return None
+    return Finding("frr_config", remote.name,
+                   _difference_message(f"{FRR_CONF} (what FRR loads when it starts)",
+                                       missing, extra),
+                   {}, {"missing": missing, "unexpected": extra,
+                        "diff": unified_diff(intended, text, FRR_CONF)})
+
+
+def running_config_matches(site: Site, remote: Remote) -> Finding | None:
+    not_ready = frr_running(site, remote)
+    if not_ready is not None:
+        return not_ready
+    running = facts.running_config(remote)
+    if not running.answered:
+        return Finding("frr_running", remote.name,
+                       f"vtysh cannot show the running configuration: {running.error}",
+                       {"watchfrr": True}, {})
+    intended = render_frr_conf(site, remote.name)
+    missing, extra = config_difference(intended, running.text)
+    if not missing and not extra:
+        return None
+    # FRR's own view decides: if frr-reload.py would change nothing, the two only differ
+    # in spelling and a reload could never make them equal.
+    reload = facts.reload_diff(remote, intended)
+    if reload.empty:
+        return None
+    diff = unified_diff(intended, running.text, "running (vtysh show running-config)")
+    if reload.available:
+        diff += "\n\nfrr-reload.py --test (what a reload of the intended file changes):\n" + \
+            reload.raw.strip()
+    return Finding("frr_config", remote.name,
+                   _difference_message("the running configuration", missing, extra),
+                   {}, {"missing": missing, "unexpected": extra, "diff": diff})
+
+
+# --- sessions ------------------------------------------------------------------------------
+def _on(cause: Finding, host: str, peer: str, message: str, seen: dict) -> Finding:
+    """A cause found on `peer`, reported on `host` (whose facts the engine re-reads while
+    verifying) with the fix aimed at the peer."""
+    return Finding(cause.remediation, host, f"{message}; cause on {peer}: {cause.message}",
+                   {**cause.params, "on": peer}, seen)
+
+
+def _peer_cause(site: Site, peers: Peers | None, peer: str) -> Finding | None | str:
+    """The peer's own FRR problem (daemons, processes, running config), None when it has
+    none, or a string when it cannot be looked at."""
+    if peers is None or peer not in site.hosts:
+        return None
+    try:
+        return running_config_matches(site, peers(peer))
+    except HostUnreachable as exc:
+        return f"{peer} cannot be inspected: {exc.reason}"
+
+
+def neighbors_established(site: Site, remote: Remote, peers: Peers | None = None
+                          ) -> Finding | None:
+    host = remote.name
+    not_ready = frr_running(site, remote)
+    if not_ready is not None:
+        return not_ready
+    intent = bgp_intent(site, host)
+    got = facts.neighbors(remote)
+    if not got.answered:
+        return Finding("frr_running", host, f"bgpd does not answer: {got.error}",
+                       {"watchfrr": True}, {})
+    problems, down, local_config = [], [], False
+    for n in intent.neighbors:
+        label = _label(n.address, n.peer)
+        nb = got.peers.get(n.address)
+        if nb is None:
+            problems.append(f"neighbor {label} is not configured")
+            local_config = True
+        elif nb.remote_as != n.remote_as:
+            problems.append(f"neighbor {label} is configured with remote-as {nb.remote_as}, "
+                            f"the inventory says {n.remote_as} ({nb.state}; {nb.why()})")
+            local_config = True
+        elif nb.state != "Established":
+            problems.append(f"neighbor {label} is {nb.state}, not Established ({nb.why()})")
+            down.append(n)
+    if not problems:
+        return None
+    seen = {"neighbors": {a: asdict(nb) for a, nb in got.peers.items()},
+            "expected": [asdict(n) for n in intent.neighbors]}
+    message = "; ".join(problems)
+    if local_config:          # the neighbor itself is configured otherwise than intended
+        cause = running_config_matches(site, remote)
+        return Finding("frr_config", host, f"{message}: {cause.message}" if cause else message,
+                       {}, seen)
+    # this side is configured as intended (else the config scenario says so): look for the
+    # cause here first, then on each peer whose session is down
+    own = running_config_matches(site, remote)
+    if own is not None:
+        return Finding(own.remediation, host, f"{message}; cause here: {own.message}",
+                       own.params, seen)
+    notes = []
+    for n in down:
+        cause = _peer_cause(site, peers, n.peer)
+        if isinstance(cause, Finding):
+            return _on(cause, host, n.peer, message, seen)
+        if isinstance(cause, str):
+            notes.append(cause)
+    if notes:
+        message += "; " + "; ".join(notes)
+    idle = [n.address for n in down if got.peers[n.address].state == "Idle"]
+    return Finding("bgp_session", host, message,
+                   {"peers": [n.address for n in down], "idle": idle, "mode": "reset"}, seen)
+
+
+# --- routes --------------------------------------------------------------------------------
+def _route_text(r: KernelRoute) -> str:
+    via = " ".join(f"via {g}" for g in r.gateways)
+    parts = [r.dst, via, f"dev {r.dev}" if r.dev else "", f"proto {r.protocol}",
+             f"metric {r.metric}" if r.metric is not None else ""]
+    return " ".join(p for p in parts if p)
+
+
+def _by_dst(routes) -> dict[str, list[KernelRoute]]:
+    out: dict[str, list[KernelRoute]] = {}
+    for r in routes:
+        out.setdefault(r.dst, []).append(r)
+    return out
+
+
+def _shadow_params(routes: list[KernelRoute]) -> dict:
+    return {"routes": [{"dst": r.dst, "gateways": list(r.gateways), "dev": r.dev,
+                        "protocol": r.protocol, "metric": r.metric} for r in routes]}
+
+
+def static_shadows(site: Site, remote: Remote) -> list[KernelRoute]:
+    """Kernel routes other than BGP's and the interfaces' own for a prefix BGP provides."""
+    wanted = {p.prefix for p in learned_prefixes(site, remote.name)}
+    return [r for r in facts.kernel_routes(remote)
+            if r.dst in wanted and r.protocol not in NOT_SHADOWS]
+
+
+def no_static_shadow(site: Site, remote: Remote) -> Finding | None:
+    shadows = static_shadows(site, remote)
+    if not shadows:
+        return None
+    origin = {p.prefix: p for p in learned_prefixes(site, remote.name)}
+    listed = "; ".join(f"`{_route_text(r)}` (BGP provides it from {origin[r.dst].origin})"
+                       for r in shadows)
+    return Finding("static_route", remote.name,
+                   f"static routes override prefixes BGP provides (zebra prefers a kernel "
+                   f"route, distance 0, over BGP): {listed}", _shadow_params(shadows),
+                   {"routes": [asdict(r) for r in shadows]})
+
+
+def prefixes_learned(site: Site, remote: Remote, peers: Peers | None = None
+                     ) -> Finding | None:
+    host = remote.name
+    want = learned_prefixes(site, host)
+    if not want:
+        return None
+    routes = _by_dst(facts.kernel_routes(remote))
+    bad: list[LearnedPrefix] = [
+        p for p in want
+        if not any(r.protocol == "bgp" and p.via in r.gateways for r in routes.get(p.prefix, []))]
+    if not bad:
+        return None
+    lines = []
+    for p in bad:
+        have = routes.get(p.prefix, [])
+        lines.append(f"{p.prefix} from {p.origin} is not a BGP route via {p.via}; the kernel "
+                     f"has {', '.join(f'`{_route_text(r)}`' for r in have) or 'no route'}")
+    message = "; ".join(lines)
+    seen = {"expected": [asdict(p) for p in bad],
+            "kernel routes": {p.prefix: [asdict(r) for r in routes.get(p.prefix, [])]
+                              for p in bad}}
+    # 1. a static route wins over BGP on this host
+    shadows = [r for p in bad for r in routes.get(p.prefix, []) if r.protocol not in NOT_SHADOWS]
+    if shadows:
+        return Finding("static_route", host, f"{message}: a static route overrides BGP",
+                       _shadow_params(shadows), seen)
+    # 2. this host's FRR or sessions (including their causes on peers)
+    session = neighbors_established(site, remote, peers)
+    if session is not None:
+        return Finding(session.remediation, host, f"{message}; {session.message}",
+                       session.params, {**seen, **session.facts})
+    # 3. the origin does not announce it: its configuration, or no such connected network
+    for p in bad:
+        cause = _peer_cause(site, peers, p.origin)
+        if isinstance(cause, Finding):
+            return _on(cause, host, p.origin, message, seen)
+    rib = facts.bgp_rib(remote)
+    known = {p.prefix: rib.get(p.prefix, ()) for p in bad}
+    seen["zebra bgp routes"] = {k: [asdict(e) for e in v] for k, v in known.items()}
+    unknown = [p for p in bad if not known[p.prefix]]
+    params = {"peers": sorted({p.via for p in bad}), "mode": "soft"}
+    if unknown:
+        message += "; not received over BGP: " + ", ".join(p.prefix for p in unknown)
+        absent = _not_connected(site, peers, unknown)
+        if absent:
+            # nothing to announce: the network is down on its host, which BGP cannot fix
+            why = "; ".join(f"{p.origin} has no address in {p.prefix} ({_network_of(site, p)})"
+                            for p in absent)
+            return Finding("bgp_session", host, f"{message}: {why}",
+                           {**params, "blocked": f"{why}: bring that network up first"}, seen)
+    # sessions are up and the config is intended: routes follow a new session within ~1 s,
+    # so wait for a young one; ask an older one to send its routes again
+    sessions = facts.neighbors(remote).peers
+    if all((sessions[a].up_ms or 0) < SETTLE_MS for a in params["peers"] if a in sessions):
+        params["mode"] = "wait"
+    return Finding("bgp_session", host, message, params, seen)
+
+
+def _network_of(site: Site, p: LearnedPrefix) -> str:
+    """What puts `p.prefix` on its origin host, as the inventory names it."""
+    for nw in site.hosts[p.origin].nat_networks:
+        if str(nw.cidr) == p.prefix:
+            return f"libvirt network {nw.name}, gateway {nw.gateway} on {nw.bridge}"
+    ext = site.openstack.external_network if site.openstack else None
+    if ext is not None and str(ext.cidr) == p.prefix:
+        return (f"external network {ext.name}: its gateway {ext.gateway} belongs on "
+                f"{ext.gateway_on.bridge}")
+    return "a connected network"
+
+
+def _not_connected(site: Site, peers: Peers | None, prefixes: list[LearnedPrefix]
+                   ) -> list[LearnedPrefix]:
+    """The prefixes whose origin host has no interface route for them (so `redistribute
+    connected` has nothing to send)."""
+    if peers is None:
+        return []
+    out = []
+    for p in prefixes:
+        try:
+            routes = facts.kernel_routes(peers(p.origin))
+        except HostUnreachable:
+            continue
+        if not any(r.dst == p.prefix and r.protocol == "kernel" for r in routes):
+            out.append(p)
+    return out

@@ -1,0 +1,258 @@
+"""The BGP layer against the lab: real FRR (watchfrr, zebra, bgpd) in every BGP host, SSH into
+the lab, the operator's command line in a subprocess.
+
+For each fault the field report met: inject it with `lab.shell(host)` -> the BGP scenarios
+fail on exactly the expected hosts -> `--remediate` turns them green and names the expected
+remediation -> a second `--remediate` applies nothing. Runs on the seed lab (iBGP) and the
+four-host lab (eBGP). Needs root and the lab (stackproof.lab.lab.Lab).
+Run: .venv/bin/pytest tests/lab/test_bgp_lab.py -v
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import sys
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from pytest_bdd.scenario import make_python_name
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from stackproof.expect import bgp_hosts, bgp_intent, learned_prefixes  # noqa: E402
+from stackproof.render.frr import render_frr_conf  # noqa: E402
+from stackproof.site import Site, load_site  # noqa: E402
+
+try:
+    from stackproof.lab.lab import Lab
+    LAB_MISSING = ""
+except ImportError as exc:          # the lab is another part of the project
+    Lab, LAB_MISSING = None, f"stackproof.lab.lab is not importable: {exc}"
+
+FEATURE = next((ROOT / "features").glob("*bgp.feature"))   # layer-ordered: NN_bgp.feature
+SUMMARY = "stackproof remediations"
+GREEN_TIMEOUT = 30.0
+
+pytestmark = [pytest.mark.lab,
+              pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
+              pytest.mark.skipif(Lab is None, reason=LAB_MISSING or "no lab")]
+
+
+def scenario_tests() -> dict[str, str]:
+    """Short key -> pytest-bdd test name of each scenario of the BGP feature, in order."""
+    titles = re.findall(r"^\s*Scenario:\s*(.+?)\s*$", FEATURE.read_text(), re.M)
+    keys = ("runs", "config", "established", "learned", "static")
+    assert len(titles) == len(keys), titles
+    return {k: f"test_{make_python_name(t)}" for k, t in zip(keys, titles)}
+
+
+TESTS = scenario_tests()
+
+
+def run_features(lab, tmp_path: Path, label: str, *extra: str) -> tuple[int, str, dict]:
+    """Run the BGP scenarios against the lab as an operator does; rc, output, {id: outcome}."""
+    junit = tmp_path / f"{label}.xml"
+    cmd = [sys.executable, "-m", "pytest", "features/", "--inventory", str(lab.inventory_path),
+           "-k", " or ".join(TESTS.values()), "-p", "no:cacheprovider", "-q", "-rfEs",
+           f"--junitxml={junit}", *extra]
+    t = time.monotonic()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    out = proc.stdout + proc.stderr
+    print(f"--- {label}: rc {proc.returncode} in {time.monotonic() - t:.1f} s\n{out[-4000:]}")
+    outcomes = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        kids = {c.tag for c in case}
+        outcomes[case.get("name")] = ("failed" if kids & {"failure", "error"} else
+                                      "skipped" if "skipped" in kids else "passed")
+    return proc.returncode, out, outcomes
+
+
+def ids(expected: dict[str, list[str]]) -> list[str]:
+    return sorted(f"{TESTS[k]}[{h}]" for k, hosts in expected.items() for h in hosts)
+
+
+def sh(lab, host: str, script: str, input: str | None = None) -> str:
+    proc = lab.shell(host).run(["/bin/sh", "-c", script], input=input, check=False)
+    assert proc.returncode == 0, f"[{host}] {script}: {proc.stderr or proc.stdout}"
+    return proc.stdout
+
+
+# --- faults ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Fault:
+    """inject(lab, site, a, b) breaks something; red(site, a, b) the scenarios that must fail;
+    fix: the remediation (id, host) that must be applied."""
+    inject: Callable
+    red: Callable[[Site, str, str], dict[str, list[str]]]
+    fix: Callable[[str, str], tuple[str, str]]
+
+
+def bgpd_off(lab, site, a, b):
+    sh(lab, a, "sed -i 's/^bgpd=.*/bgpd=no/' /etc/frr/daemons && service frr reload")
+
+
+def wrong_remote_as(lab, site, a, b):
+    addr = bgp_intent(site, b).router_id
+    sh(lab, a, "vtysh -c 'configure terminal' -c " + shlex.quote(f"router bgp {site.asn_of(a)}")
+       + " -c " + shlex.quote(f"neighbor {addr} remote-as {site.asn_of(b) + 99}"))
+
+
+def wrong_remote_as_in_file(lab, site, a, b):
+    """The report's case: frr.conf itself says the wrong AS, and FRR was reloaded with it."""
+    addr = bgp_intent(site, b).router_id
+    wrong = render_frr_conf(site, a).replace(f"neighbor {addr} remote-as {site.asn_of(b)}\n",
+                                             f"neighbor {addr} remote-as {site.asn_of(b) + 99}\n")
+    sh(lab, a, "cat > /etc/frr/frr.conf && service frr reload", input=wrong)
+
+
+def drift(lab, site, a, b):
+    """Hand edits in vtysh: `redistribute connected` (and iBGP's next-hop-self) removed."""
+    cmds = ["configure terminal", f"router bgp {site.asn_of(a)}", "address-family ipv4 unicast",
+            "no redistribute connected"]
+    cmds += [f"no neighbor {n.address} next-hop-self" for n in bgp_intent(site, a).neighbors
+             if n.next_hop_self]
+    sh(lab, a, "vtysh " + " ".join(f"-c {shlex.quote(c)}" for c in cmds))
+
+
+def neighbor_removed(lab, site, a, b):
+    addr = bgp_intent(site, b).router_id
+    sh(lab, a, "vtysh -c 'configure terminal' -c " + shlex.quote(f"router bgp {site.asn_of(a)}")
+       + " -c " + shlex.quote(f"no neighbor {addr}"))
+
+
+def static_route(lab, site, a, b):
+    """The report's leftover `ip route add <other host's NAT network> via <other host>`."""
+    p = next(p for p in learned_prefixes(site, a) if p.origin == b)
+    sh(lab, a, f"ip route add {shlex.quote(p.prefix)} via {shlex.quote(p.via)}")
+
+
+def _all(site):
+    return bgp_hosts(site)
+
+
+def _pair(site, a, b):
+    """Hosts that lose routes when the a-b session is down: a and b under iBGP (no transit
+    in a full mesh); nobody under eBGP with a third host, which re-announces b's networks to
+    a with b's own address as next hop (same segment), so the route stays as intended."""
+    return [a, b] if site.bgp.mode == "ibgp" or len(bgp_hosts(site)) < 3 else []
+
+
+FAULTS = {
+    "bgpd-off": Fault(
+        bgpd_off,
+        lambda s, a, b: {"runs": [a], "config": [a], "established": _all(s),
+                         "learned": _all(s)},
+        lambda a, b: ("frr_enable_bgpd", a)),
+    "wrong-remote-as": Fault(
+        wrong_remote_as,
+        lambda s, a, b: {"config": [a], "established": [a, b], "learned": _pair(s, a, b)},
+        lambda a, b: ("frr_config", a)),
+    "wrong-remote-as-in-frr.conf": Fault(
+        wrong_remote_as_in_file,
+        lambda s, a, b: {"config": [a], "established": [a, b], "learned": _pair(s, a, b)},
+        lambda a, b: ("frr_config", a)),
+    "config-drift": Fault(
+        drift,
+        lambda s, a, b: {"config": [a], "learned": [h for h in _all(s) if h != a]},
+        lambda a, b: ("frr_config", a)),
+    "neighbor-removed": Fault(
+        neighbor_removed,
+        lambda s, a, b: {"config": [a], "established": [a, b], "learned": _pair(s, a, b)},
+        lambda a, b: ("frr_config", a)),
+    "static-route": Fault(
+        static_route,
+        lambda s, a, b: {"learned": [a], "static": [a]},
+        lambda a, b: ("static_route", a)),
+}
+
+
+# --- the lab, healthy --------------------------------------------------------------------------
+def external_gateway(site: Site) -> tuple[str, str, str] | None:
+    """(host, bridge, address/len) of the external network's gateway: the OpenStack layer
+    puts it up; this test does it itself so that BGP is judged alone."""
+    if site.openstack is None:
+        return None
+    ext = site.openstack.external_network
+    return ext.gateway_on.host, ext.gateway_on.bridge, f"{ext.gateway}/{ext.cidr.prefixlen}"
+
+
+def heal(lab, site: Site) -> None:
+    """Undo whatever a failed test left: daemons, frr.conf, static routes; restart FRR."""
+    for h in bgp_hosts(site):
+        for p in learned_prefixes(site, h):
+            lab.shell(h).run(["ip", "route", "del", p.prefix, "proto", "boot"], check=False)
+        sh(lab, h, "sed -i 's/^bgpd=.*/bgpd=yes/' /etc/frr/daemons && cat > /etc/frr/frr.conf "
+                   "&& chown frr:frr /etc/frr/frr.conf && service frr restart",
+           input=render_frr_conf(site, h))
+
+
+@pytest.fixture
+def healthy_lab(any_lab, tmp_path):
+    """A lab whose BGP scenarios are all green (polled, with a deadline), restored after."""
+    lab = any_lab
+    site = load_site(lab.inventory_path)
+    gw = external_gateway(site)
+    added = False
+    if gw is not None:
+        host, bridge, cidr = gw
+        present = lab.shell(host).run(["ip", "-4", "-o", "addr", "show", "dev", bridge]).stdout
+        if f" {cidr} " not in present:
+            lab.shell(host).run(["ip", "addr", "add", cidr, "dev", bridge])
+            added = True
+    deadline = time.monotonic() + GREEN_TIMEOUT
+    while True:
+        rc, out, outcomes = run_features(lab, tmp_path, "baseline")
+        if rc == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert rc == 0, f"the lab's BGP layer is not green to start with:\n{out}"
+    state = {"green": False}
+    yield lab, site, outcomes, state
+    if not state["green"]:
+        heal(lab, site)
+    if added:
+        lab.shell(gw[0]).run(["ip", "addr", "del", gw[2], "dev", gw[1]], check=False)
+
+
+@pytest.mark.parametrize("name", list(FAULTS))
+def test_fault_is_caught_and_remediated(healthy_lab, tmp_path, name):
+    lab, site, before, state = healthy_lab
+    assert set(before) == {f"{t}[{h}]" for t in TESTS.values() for h in bgp_hosts(site)}
+    fault = FAULTS[name]
+    a, b = bgp_hosts(site)[:2]
+    fault.inject(lab, site, a, b)
+
+    # red on exactly the expected scenarios; sessions may take a moment to drop: poll
+    want = ids(fault.red(site, a, b))
+    deadline = time.monotonic() + GREEN_TIMEOUT
+    while True:
+        rc, out, after = run_features(lab, tmp_path, "fault")
+        failed = sorted(n for n, v in after.items() if v == "failed")
+        if failed == want or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert failed == want, out
+
+    t = time.monotonic()
+    rc, out, fixed = run_features(lab, tmp_path, "remediate", "--remediate")
+    took = time.monotonic() - t
+    assert rc == 0, out
+    remediation, host = fault.fix(a, b)
+    assert re.search(rf"REMEDIATED\s+{remediation}\s+{re.escape(host)}\b", out), out
+    assert "FAILED" not in out and "REFUSED" not in out
+    assert fixed == before
+    print(f"{name}: remediated in {took:.1f} s (pytest startup included)")
+
+    rc, out, again = run_features(lab, tmp_path, "again", "--remediate")
+    assert rc == 0, out
+    assert SUMMARY not in out            # nothing was broken, nothing applied
+    assert again == before
+    state["green"] = True
