@@ -253,7 +253,7 @@ def site_networks(site: Site) -> list[str]:
     if site.openstack:
         nets += [str(site.openstack.external_network.cidr),
                  str(site.openstack.tenant_network.cidr)]
-    return nets
+    return list(dict.fromkeys(nets))
 
 
 @dataclass(frozen=True)

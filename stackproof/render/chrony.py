@@ -7,33 +7,14 @@ works without options.
 """
 from __future__ import annotations
 
-from stackproof.expect import time_intent
+from stackproof.expect import site_networks, time_intent
+from stackproof.osfamily import profile
 from stackproof.site import Site
 
 # Where each OS family's chrony package keeps the drift file.
 DRIFTFILE = {"rhel": "/var/lib/chrony/drift", "debian": "/var/lib/chrony/chrony.drift"}
-# Where each OS family's chronyd reads its configuration.
-CONF_PATH = {"rhel": "/etc/chrony.conf", "debian": "/etc/chrony/chrony.conf"}
-
-
 def chrony_conf_path(site: Site, host: str) -> str:
-    return CONF_PATH[site.os_family_of(host)]
-
-
-def site_networks(site: Site) -> list[str]:
-    """Every network of the site, in a stable order: underlay, NAT networks, then the
-    OpenStack external and tenant networks."""
-    nets = [str(site.underlay_cidr)]
-    for h in site.physical_hosts().values():
-        nets += [str(nw.cidr) for nw in h.nat_networks]
-    if site.openstack:
-        nets += [str(site.openstack.external_network.cidr),
-                 str(site.openstack.tenant_network.cidr)]
-    out: list[str] = []
-    for n in nets:
-        if n not in out:
-            out.append(n)
-    return out
+    return profile(site, host).chrony_conf
 
 
 def chrony_conf(site: Site, host: str) -> str | None:
