@@ -1,0 +1,30 @@
+"""Floating-IP steps (the report's DVR fixes): each sentence hands one check to the
+remediation engine."""
+from __future__ import annotations
+
+import pytest
+from pytest_bdd import then
+
+from stackproof.checks import floating_ip as checks
+
+
+@then("every floating IP routed through this host has its /32 route towards the next hop")
+def _routes(site, remote, remedy):
+    remedy.ensure(lambda: checks.routes_in_place(site, remote))
+
+
+@then("those routes are kept for the next boot")
+def _routes_persisted(site, remote, remedy):
+    remedy.ensure(lambda: checks.routes_persisted(site, remote))
+
+
+@then("every floating IP of an instance on this compute node is on its external bridge")
+def _addresses(site, remote, remedy):
+    remedy.ensure(lambda: checks.addresses_in_place(site, remote))
+
+
+@then("every floating IP of the site answers a ping")
+def _reachable(site, remote, remedy):
+    if not checks.reach_hosts(site):
+        pytest.skip("the inventory gives no instance a floating IP")
+    remedy.ensure(lambda: checks.floating_ips_reachable(site, remote))
