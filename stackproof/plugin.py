@@ -24,6 +24,9 @@ def pytest_addoption(parser):
                     help="with or without --remediate: show the fixes, touch nothing")
     group.addoption("--allow-destructive", action="store_true",
                     help="let --remediate run fixes that delete and recreate resources")
+    group.addoption("--node", default=None, metavar="NAME",
+                    help="the Kubernetes node the maintenance scenarios act on "
+                         "(with -m maintenance)")
 
 
 def pytest_configure(config):

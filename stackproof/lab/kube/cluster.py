@@ -17,6 +17,7 @@ import random
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -129,9 +130,11 @@ class Cluster:
         self.budgets: list[Budget] = cluster_budgets(cluster_id, self.workloads)
         self.pods: dict[tuple[str, str], PodRec] = {}
         self._ip_next: dict[str, int] = {}
+        self._seeded = False
         self.refresh(max_age=0)
         with self.lock:
-            self._reconcile(seeding=True)
+            self._reconcile(seeding=True)        # what ran before the stand-in started
+            self._seeded = True
 
     # --- versions ----------------------------------------------------------------------------
     def _bump(self) -> int:
@@ -146,18 +149,22 @@ class Cluster:
         with self._observe_lock:
             if self.clock() - self.observed_at < max_age:
                 return
-            views = {}
-            for name, rec in list(self.nodes.items()):
+            def look(rec: NodeRec) -> KubeletView:
                 try:
-                    views[name] = self.observer(rec.cfg)
+                    return self.observer(rec.cfg)
                 except Exception as exc:         # the host is gone: kubelet stopped posting
-                    views[name] = KubeletView(None, "unreachable", None, "Unknown",
-                                              "NodeStatusUnknown", str(exc)[:200])
+                    return KubeletView(None, "unreachable", None, "Unknown",
+                                       "NodeStatusUnknown", str(exc)[:200])
+            recs = list(self.nodes.values())
+            # one look per host, side by side: a round costs one nsenter, not one per node
+            with ThreadPoolExecutor(max_workers=min(8, len(recs) or 1)) as pool:
+                views = dict(zip((r.cfg.name for r in recs), pool.map(look, recs)))
             with self.lock:
                 for name, view in views.items():
                     self._post_status(self.nodes[name], view)
                 self.observed_at = self.clock()
-                self._reconcile()
+                if self._seeded:
+                    self._reconcile()
 
     def _post_status(self, rec: NodeRec, view: KubeletView) -> None:
         now = self.clock()
