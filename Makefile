@@ -30,8 +30,11 @@ install-node:
 unit: install-python
 	$(PYTEST) tests/unit -q
 
+# Unit tests first (fast, no lab), then the lab integration tests: one worker per lab
+# (seed and four-host side by side).
 test: install
-	$(PYTEST) tests -q
+	$(PYTEST) tests/unit -q -n 2
+	$(PYTEST) tests/lab -q -n 2 --dist loadgroup
 
 # Red, then green: the seed site in a lab with the report's faults injected.
 demo: install

@@ -47,6 +47,18 @@ def any_lab(request):
     return request.getfixturevalue(f"{request.param}_lab")
 
 
+def pytest_collection_modifyitems(config, items):
+    """With pytest-xdist (`-n 2 --dist loadgroup`), every test of one lab runs in the same
+    worker, so each worker brings up one lab and the two labs' tests run side by side."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        param = getattr(getattr(item, "callspec", None), "params", {}).get("any_lab")
+        lab = param or ("four" if "four_lab" in names else
+                        "seed" if "seed_lab" in names else None)
+        if lab:
+            item.add_marker(pytest.mark.xdist_group(f"{lab}-lab"))
+
+
 @dataclass
 class SuiteRun:
     rc: int
