@@ -13,4 +13,6 @@ pytest_plugins = [
     "steps.overlay",
     "steps.floating_ip",
     "steps.kubernetes",
+    "fixtures.openstack",
+    "steps.openstack",
 ]

@@ -20,8 +20,9 @@ the agent would:
     start`: it runs the lab's stand-in agent (stackproof.lab.ovs_agent), which builds br-int,
     br-tun, the patch ports and the VXLAN mesh from the ini. Remediations restart it the
     same way (`service neutron-openvswitch-agent restart`). `status` exits 0 while it runs.
-The real neutron-openvswitch-agent could take its place in the init script (AGENT_COMMAND);
-see the README of this layer for why it does not here.
+With STACKPROOF_LAB_OVS_AGENT=real the real neutron-openvswitch-agent takes its place, with
+RabbitMQ and a neutron-rpc-server in the network node (stackproof.lab.ovs_real, which also
+says why that is not the default).
 """
 from __future__ import annotations
 
@@ -127,17 +128,25 @@ def make_external_bridges(shell: NsShell, site: Site, host: str) -> None:
 # --- the agent -------------------------------------------------------------------------------
 HOST_PYTHON = "/usr/bin/python3"      # the host's own: the suite's venv is under /root
 STANDIN = Path(__file__).with_name("ovs_agent.py")
+# The stand-in runs under the agent's name (a copy in the host's private /var/lib), so
+# `ps` shows neutron-openvswitch-agent and process matchers (the OpenStack layer's
+# heartbeat keeper) find it as they would find the real one.
+AGENT_BIN = f"/var/lib/neutron/bin/{AGENT_SERVICE}"
 
 
 def agent_command() -> list[str]:
     """What the init script runs: the lab's stand-in agent (stdlib only)."""
-    return [HOST_PYTHON, str(STANDIN), "--config-file", AGENT_INI, "--endpoints", ENDPOINTS]
+    return [HOST_PYTHON, AGENT_BIN, "--config-file", AGENT_INI, "--endpoints", ENDPOINTS]
 
 
-def init_script(command: list[str]) -> str:
+def init_script(command: list[str], timeout: float = START_TIMEOUT,
+                env: dict[str, str] | None = None) -> str:
     """A sysv init script for the agent: start waits for the agent's own 'initialized' log
-    line (or its death), so `service ... start|restart` returns when the bridges are built."""
+    line (or its death), so `service ... start|restart` returns when the bridges are built.
+    The agent leads its own session (setsid): stop ends its process group, which holds its
+    privsep helpers too (they stay in the agent's group by design)."""
     q = shlex.quote
+    exports = "".join(f"export {k}={q(v)}\n" for k, v in (env or {}).items())
     return f"""#!/bin/sh
 ### BEGIN INIT INFO
 # Provides:          {AGENT_SERVICE}
@@ -150,8 +159,8 @@ def init_script(command: list[str]) -> str:
 # Written by the stackproof lab. The daemon is the command below; its output goes to LOG.
 PIDFILE={q(AGENT_PIDFILE)}
 LOG={q(AGENT_LOG)}
-TIMEOUT={int(START_TIMEOUT)}
-
+TIMEOUT={int(timeout)}
+{exports}
 running() {{ p=$(cat "$PIDFILE" 2>/dev/null) && kill -0 "$p" 2>/dev/null; }}
 
 start() {{
@@ -176,10 +185,10 @@ start() {{
 
 stop() {{
     if running; then
-        p=$(cat "$PIDFILE"); kill "$p"
+        p=$(cat "$PIDFILE"); kill -TERM -"$p" 2>/dev/null || kill "$p"
         i=0
         while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-        kill -0 "$p" 2>/dev/null && kill -9 "$p"
+        kill -KILL -"$p" 2>/dev/null || true    # dash: no `--` before a group
     fi
     rm -f "$PIDFILE"
     echo "{AGENT_SERVICE} stopped"
@@ -197,8 +206,10 @@ esac
 
 
 def write_agent_files(shell: NsShell, site: Site, host: str) -> None:
-    shell.run(["mkdir", "-p", "/etc/neutron/plugins/ml2", "/var/lib/neutron",
+    shell.run(["mkdir", "-p", "/etc/neutron/plugins/ml2", "/var/lib/neutron/bin",
                "/var/log/neutron"])
+    # a private copy, never a link: nothing a host writes may reach the repository
+    write_file(shell, AGENT_BIN, STANDIN.read_text(), mode=0o755)
     write_file(shell, AGENT_INI, render_agent_ini(site, host), mode=0o640)
     write_file(shell, ENDPOINTS, json.dumps(endpoints(site), indent=2) + "\n")
     write_file(shell, INIT_SCRIPT, init_script(agent_command()), mode=0o755)
@@ -289,3 +300,12 @@ def ovs_hook(lab, site: Site) -> None:
             raise _common().DaemonError(f"[{host}] Open vSwitch: {exc}") from exc
         lab.say(f"ovs {host}: br-int, br-tun, {len(ovs_layout(site, host).tunnels)} tunnel(s) "
                 f"in {time.monotonic() - t:.1f} s")
+    from stackproof.lab import ovs_real
+    if ovs_real.wanted() and ovs_hosts(site):
+        t = time.monotonic()
+        results = ovs_real.start_real(lab, site)
+        for host, why in results.items():
+            lab.say(f"ovs {host}: real neutron-openvswitch-agent "
+                    + ("initialized" if not why else f"not initialized yet: {why}"))
+        lab.say(f"ovs: real agents in {time.monotonic() - t:.1f} s "
+                f"(bus on {ovs_real.bus_host(site)})")

@@ -1,11 +1,11 @@
-"""The lab's stand-in for neutron-openvswitch-agent, for when the real agent cannot run.
+"""The lab's stand-in for neutron-openvswitch-agent, for when the real agent does not run.
 
-Run inside a lab host by its init script (/etc/init.d/neutron-openvswitch-agent), with
-the host's own /usr/bin/python3 (the suite's venv lives under the machine's /root, which a
-lab host does not see):
+The lab copies this file into each ovs_agent host (/var/lib/neutron/bin/
+neutron-openvswitch-agent, a private copy) and its init script
+(/etc/init.d/neutron-openvswitch-agent) runs it with the host's own /usr/bin/python3:
 
-    /usr/bin/python3 .../stackproof/lab/ovs_agent.py \
-        --config-file /etc/neutron/plugins/ml2/openvswitch_agent.ini \
+    /usr/bin/python3 /var/lib/neutron/bin/neutron-openvswitch-agent \\
+        --config-file /etc/neutron/plugins/ml2/openvswitch_agent.ini \\
         --endpoints /var/lib/neutron/lab-tunnel-endpoints.json
 
 Like the real agent it reads only its ini and what the Neutron server would tell it (the
@@ -14,6 +14,8 @@ other tunnel endpoints, from tunnel_sync; here a JSON file the lab writes), and 
     patch-int/patch-tun and one tunnel port per other endpoint, with the options
     ovs_lib.add_tunnel_port sets and the ini's local_ip; removes tunnel ports to endpoints
     the server no longer lists (as the agent's tunnel cleanup does);
+  - exits at once, touching nothing, when local_ip is not an address of the host (the
+    agent's validate_local_ip: "Tunneling can't be enabled with invalid local_ip ...");
   - refuses to start when a bridge_mappings bridge is missing (the agent's "Bridge br-ex
     for physical network physnet1 does not exist. Agent terminated!") and otherwise adds
     int-<bridge>/phy-<bridge>;
@@ -27,18 +29,16 @@ from __future__ import annotations
 
 import argparse
 import configparser
+import ipaddress
 import json
 import logging
-import os
+import shlex
 import signal
 import subprocess
 import sys
-import time
-
-import ipaddress
-import shlex
 
 log = logging.getLogger("neutron-openvswitch-agent")
+READY = "Agent initialized successfully, now running..."
 
 
 class AgentError(RuntimeError):
@@ -53,7 +53,7 @@ def vsctl(*commands: list[str]) -> str:
 
 
 def ensure_bridge(bridge: str) -> list[list[str]]:
-    # ovs_lib.OVSBridge.create(secure_mode=True) + set_db_attribute datapath_type
+    # ovs_lib.OVSBridge.create(secure_mode=True) + the datapath_type option
     return [["--may-exist", "add-br", bridge],
             ["set", "Bridge", bridge, "fail_mode=secure", "datapath_type=system"]]
 
@@ -65,7 +65,7 @@ def ensure_patch(bridge: str, port: str, peer: str) -> list[list[str]]:
 
 
 def tunnel_port_name(kind: str, remote_ip: str) -> str:
-    # ovs_neutron_agent.get_tunnel_name / get_tunnel_hash for IPv4: the address in hex
+    # ovs_neutron_agent.get_tunnel_name for IPv4: the remote address as 8 hex digits
     return f"{kind}-{int(ipaddress.IPv4Address(remote_ip)):08x}"
 
 
@@ -93,10 +93,6 @@ def _vsctl_json(*args: str) -> list[dict]:
     return [dict(zip(doc["headings"], row)) for row in doc["data"]]
 
 
-def _ovs_map(value) -> dict:
-    return dict(value[1]) if isinstance(value, list) and value and value[0] == "map" else {}
-
-
 def read_config(path: str) -> dict:
     cp = configparser.ConfigParser(strict=False, interpolation=None)
     if not cp.read(path):
@@ -117,6 +113,11 @@ def read_config(path: str) -> dict:
             "udp_port": int(get("agent", "vxlan_udp_port", "4789") or 4789)}
 
 
+def local_addresses() -> set[str]:
+    out = json.loads(_sh("ip -j addr show") or "[]")
+    return {a["local"] for link in out for a in link.get("addr_info", []) if "local" in a}
+
+
 def existing_bridges() -> set[str]:
     return {r["name"] for r in _vsctl_json("--columns=name", "list", "Bridge")}
 
@@ -135,23 +136,27 @@ def setup(conf: dict, endpoints: dict[str, str]) -> list[str]:
         int_if, phy_if = f"int-{bridge}"[:15], f"phy-{bridge}"[:15]
         cmds += ensure_patch(integ, int_if, phy_if)
         cmds += ensure_patch(bridge, phy_if, int_if)
-    if conf["tunnel_types"]:
-        if not conf["local_ip"]:
-            raise AgentError("Tunneling can't be enabled with invalid local_ip ''")
-        kind = conf["tunnel_types"][0]
+    wanted: dict[str, str] = {}
+    kind = conf["tunnel_types"][0] if conf["tunnel_types"] else ""
+    if kind and conf["local_ip"] not in local_addresses():
+        # ovs_neutron_agent.validate_local_ip: the agent exits before touching a bridge
+        raise AgentError(f"Tunneling can't be enabled with invalid local_ip "
+                         f"'{conf['local_ip']}'. IP couldn't be found on this host's "
+                         f"interfaces.")
+    if kind:
         cmds += ensure_bridge(tun)
         cmds += ensure_patch(integ, "patch-tun", "patch-int")
         cmds += ensure_patch(tun, "patch-int", "patch-tun")
-        wanted = {}
         for ip in sorted(set(endpoints.values())):
             if ip == conf["local_ip"]:
                 continue
             name = tunnel_port_name(kind, ip)
             wanted[name] = ip
             cmds += ensure_tunnel(tun, name, kind, conf["local_ip"], ip, conf["udp_port"])
-        command = vsctl(*cmds)
-        _sh(command)
-        ran.append(command)
+    command = vsctl(*cmds)
+    _sh(command)
+    ran.append(command)
+    if kind:
         # tunnel ports to endpoints the server no longer lists
         ports = set(_sh(vsctl(["list-ports", tun])).split())
         for row in _vsctl_json("--columns=name,type", "list", "Interface"):
@@ -159,10 +164,6 @@ def setup(conf: dict, endpoints: dict[str, str]) -> list[str]:
                 command = vsctl(["--if-exists", "del-port", tun, row["name"]])
                 _sh(command)
                 ran.append(command)
-    else:
-        command = vsctl(*cmds)
-        _sh(command)
-        ran.append(command)
     return ran
 
 
@@ -170,7 +171,6 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="neutron-openvswitch-agent (stackproof lab stand-in)")
     p.add_argument("--config-file", required=True)
     p.add_argument("--endpoints", required=True)
-    p.add_argument("--pidfile")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stdout,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -183,20 +183,12 @@ def main(argv: list[str] | None = None) -> int:
     except (AgentError, OSError, ValueError) as exc:
         log.error("%s", exc)
         return 1
-    if args.pidfile:
-        with open(args.pidfile, "w") as fh:
-            fh.write(f"{os.getpid()}\n")
-    log.info("Agent initialized successfully, now running...")
-    stop = []
+    log.info(READY)
+    stop: list[int] = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     while not stop:
-        time.sleep(1)
+        signal.pause()
     log.info("Agent caught SIGTERM, quitting daemon loop.")
-    if args.pidfile:
-        try:
-            os.unlink(args.pidfile)
-        except OSError:
-            pass
     return 0
 
 

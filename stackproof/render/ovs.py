@@ -97,9 +97,11 @@ def vsctl(*commands: list[str], timeout: int = 10) -> str:
     return shlex.join(argv)
 
 
-def ensure_bridge(bridge: str) -> list[list[str]]:
+def ensure_bridge(bridge: str, datapath: str = DATAPATH) -> list[list[str]]:
+    """The bridge, secure (no NORMAL switching until the agent's flows say so) and on the
+    agent's datapath type."""
     return [["--may-exist", "add-br", bridge],
-            ["set", "Bridge", bridge, f"fail_mode={FAIL_MODE}", f"datapath_type={DATAPATH}"]]
+            ["set", "Bridge", bridge, f"fail_mode={FAIL_MODE}", f"datapath_type={datapath}"]]
 
 
 def ensure_patch(pair: PatchPair) -> list[list[str]]:

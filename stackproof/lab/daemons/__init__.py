@@ -18,7 +18,11 @@ from stackproof.lab.daemons.libvirt import libvirt_hook
 
 DAEMON_HOOKS = [libvirt_hook, external_gateway_hook, frr_hook]
 GUEST_HOOKS = [frr_converge_hook, firewall_hook, chrony_hook]
+from stackproof.lab.daemons.fip import fip_hook  # noqa: E402  floating IPs: after the firewall,
+GUEST_HOOKS.insert(GUEST_HOOKS.index(chrony_hook), fip_hook)  # before chrony (workers' way out)
 from stackproof.lab.ovs import ovs_hook  # noqa: E402  Open vSwitch + the OVS agent
 GUEST_HOOKS.append(ovs_hook)
 from stackproof.lab.kube.hook import kube_hook  # noqa: E402  the Kubernetes API stand-in
 GUEST_HOOKS.append(kube_hook)
+from stackproof.lab.openstack import openstack_hook  # noqa: E402  Keystone/Neutron/Nova
+GUEST_HOOKS.append(openstack_hook)
