@@ -1,3 +1,4 @@
+@overlay
 Feature: Open vSwitch overlay
   Every node with the Neutron Open vSwitch agent carries tenant traffic to every other such
   node through VXLAN: the agent's ini names the node's tunnel address, the tunnel bridge and
