@@ -5,27 +5,32 @@ PY    := .venv/bin/python
 PYTEST := .venv/bin/pytest
 SEED  ?= inventories/seed.yml
 APT_PACKAGES := frr frr-pythontools openssh-server iproute2 iptables openvswitch-switch \
-	libvirt-daemon-system libvirt-clients dnsmasq-base chrony qemu-system-x86 iputils-ping
+	libvirt-daemon-system libvirt-clients dnsmasq-base chrony qemu-system-x86 iputils-ping \
+	python3-venv sudo
 
-.PHONY: install install-system install-python install-node test unit demo lab-up lab-down report clean
+.PHONY: install install-system install-python install-node install-openstack test unit demo lab-up lab-down report clean
 
-install: install-system install-python install-node
+install: install-system install-python install-node install-openstack
 
 install-system:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "[install] apt: $$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
 install-python:
 	@[ -x $(PY) ] || python3 -m venv .venv
 	@$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock
-	@$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
 
 install-node:
 	@command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
 	@[ -d node_modules/allure ] || npm ci --no-audit --no-fund --loglevel=error
+
+# The lab's Keystone, Neutron and Nova, pinned, in their own venv (their pins conflict).
+install-openstack: install-system
+	./scripts/install-openstack.sh
 
 unit: install-python
 	$(PYTEST) tests/unit -q
