@@ -7,8 +7,12 @@ cd "$(dirname "$0")/.."
 inventory=${1:-inventories/seed.yml}
 sp=.venv/bin/stackproof
 pytest=.venv/bin/pytest
-# The report's faults, one layer after another (names from `stackproof lab faults`).
-faults=${DEMO_FAULTS:-"hostname-drift swap-in-fstab chrony-default-pool"}
+# The report's faults, one layer after another (names from `stackproof lab faults`;
+# `name@host` picks the host, otherwise the fault's default host).
+faults=${DEMO_FAULTS:-"hostname-drift swap-in-fstab dhcp-reservation-missing bgpd-off
+  frr-config-drift@kubernetes-host static-route-shadow@compute-2-host libvirt-fwi-accept-missing
+  chrony-default-pool ovs-br-tun-missing nova-instances-path-missing neutron-ovs-agent-stopped
+  external-gateway-missing dvr-front-route-missing kubelet-ip-off-lo"}
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -20,7 +24,12 @@ lab_inventory=$($sp lab status --inventory "$inventory" --json |
 
 say "inject the report's faults"
 for fault in $faults; do
-  $sp lab break "$fault" --inventory "$inventory"
+  name=${fault%@*}
+  if [ "$name" != "$fault" ]; then
+    $sp lab break "$name" --host "${fault#*@}" --inventory "$inventory"
+  else
+    $sp lab break "$name" --inventory "$inventory"
+  fi
 done
 
 rm -rf allure-results allure-report
