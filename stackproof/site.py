@@ -219,6 +219,7 @@ class OpenStack(Strict):
     external_network: ExternalNetwork
     tenant_network: TenantNetwork
     router: str
+    clouds_yaml: str | None = None      # a clouds.yaml that holds `cloud` (default: the usual places)
 
 
 class KubeNode(Strict):

@@ -39,8 +39,9 @@ def select_hosts(site: Site, selector: str) -> list[str]:
         return site.with_role(selector)
     raise ValueError(f"unknown target selector @role:{selector}: use a role "
                      f"({', '.join(sorted(ROLES))}), a kind ({', '.join(sorted(KINDS))}), "
-                     "all, bgp, firewall, neutron_agent, l2_population, fip_route, fip_address, fip_front, "
-                     "time_server, time_client, kube_node or kube_floating_ip")
+                     "all, bgp, firewall, neutron_agent, l2_population, fip_route, "
+                     "fip_address, fip_front, time_server, time_client, kube_node or "
+                     "kube_floating_ip")
 
 
 def _fip_hops(site: Site, selector: str) -> list[str]:

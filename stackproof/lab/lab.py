@@ -322,6 +322,9 @@ class Lab:
             h["kernel"] = "shared"
             h["init"] = "sysv"
             h["os_family"] = "debian"   # lab hosts run this machine's Debian binaries
+        from stackproof.lab.openstack import clouds_yaml_of
+        if data.get("openstack") and clouds_yaml_of(self.state_dir):
+            data["openstack"]["clouds_yaml"] = clouds_yaml_of(self.state_dir)
         kubeconfig = self.state_dir / "kube" / "kubeconfig"   # the Kubernetes API stand-in's
         if data.get("kubernetes") is not None and kubeconfig.is_file():
             data["kubernetes"]["kubeconfig"] = str(kubeconfig)
@@ -397,7 +400,7 @@ class Lab:
         d = self.state_dir
         if not d.is_dir():
             return
-        for sub in ("hosts", "ssh", "kube"):
+        for sub in ("hosts", "ssh", "kube", "openstack"):
             if (d / sub).is_dir():
                 shutil.rmtree(d / sub)
         for f in ("inventory.yml", ".inventory.yml.tmp", "state.json"):

@@ -107,7 +107,7 @@ def node_nova_conf(site: Site, sec: Secrets, *, controller: bool, lay: Layout) -
     `nova-manage` reads). The driver is the fake one: no guests run in the lab."""
     sections: dict[str, dict] = {
         "DEFAULT": {"transport_url": f"rabbit://nova:{sec.rabbit}@{_controller(site)}:5672/",
-                    "compute_driver": "fake.FakeDriver",
+                    "compute_driver": "fake.FakeDriverWithoutFakeNodes",
                     "instances_path": site.openstack.instances_path,
                     "state_path": "/var/lib/nova"},
     }

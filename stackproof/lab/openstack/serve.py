@@ -42,11 +42,17 @@ def main() -> None:
     p.add_argument("--log", required=True)
     p.add_argument("--pidfile")
     p.add_argument("--threads", type=int, default=4)
+    p.add_argument("--sqlite-immediate", action="store_true",
+                   help="oslo.db SQLite transactions take the write lock at BEGIN")
     args = p.parse_args()
     for item in args.env:
         key, _, value = item.partition("=")
         os.environ[key] = value
     sys.argv = [args.name]
+    if args.sqlite_immediate:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import sqlite_immediate
+        sqlite_immediate.install()
     options = {"bind": f"127.0.0.1:{args.port}", "workers": 1, "threads": args.threads,
                "worker_class": "gthread", "timeout": 120, "graceful_timeout": 3,
                "errorlog": args.log, "accesslog": args.log, "proc_name": args.name,

@@ -4,26 +4,28 @@ Each service is the real project's WSGI application served by gunicorn (serve.py
 OpenStack venv, root-side, on a free port of 127.0.0.1, recorded with `lab.record_process`
 so that `lab down` stops it. Databases are SQLite files in the lab's state dir:
 
-- Keystone: `keystone-manage db_sync`, `fernet_setup`, `credential_setup`, `bootstrap`.
-- Neutron: `neutron-db-manage upgrade heads` fails on SQLite (ALTER of constraints), so the
-  tables come from the models (`neutron.db.migration.models.head.get_metadata()`) and the
-  alembic version is stamped (`neutron-db-manage stamp heads`).
-- Nova: `nova-manage api_db sync`, `cell_v2 map_cell0`, `cell_v2 create_cell`, `db sync`
-  (cell0 and cell1 are SQLite files too).
-The three chains run side by side; then the service users, services and endpoints are
+- the schemas come from templates.py (the projects' own migrations, run once per venv);
+- Keystone: Fernet and credential keys, then the real `keystone-manage bootstrap`;
+- Nova: cell0 and cell1 mapped in the API database (cell1 = the lab's nova.sqlite).
+The services start side by side; then the service users, services and endpoints are
 created through Keystone's API.
 """
 from __future__ import annotations
 
+import base64
+import datetime
 import os
+import secrets
+import shutil
+import sqlite3
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
-from stackproof.lab.openstack import config
+from stackproof.lab.openstack import config, templates
 from stackproof.lab.openstack.layout import (Layout, OpenStackLabError, Secrets, venv,
                                              venv_bin)
 from stackproof.site import Site
@@ -32,17 +34,7 @@ SERVE = Path(__file__).with_name("serve.py")
 READY_TIMEOUT = 90.0
 QUIET = {**os.environ, "PYTHONWARNINGS": "ignore"}
 
-_NEUTRON_TABLES = ("import sys, sqlalchemy\n"
-                   "from neutron.db.migration.models import head\n"
-                   "head.get_metadata().create_all(sqlalchemy.create_engine(sys.argv[1]))\n")
-
-
-def _run(argv: list[str], log: Path, what: str, timeout: float = 120) -> None:
-    with open(log, "ab") as out:
-        proc = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, timeout=timeout,
-                              env=QUIET, cwd="/", stdin=subprocess.DEVNULL)
-    if proc.returncode != 0:
-        raise OpenStackLabError(f"{what} failed (rc {proc.returncode}): see {log}")
+CELL0_UUID = "00000000-0000-0000-0000-000000000000"
 
 
 def _write(path: Path, text: str, mode: int = 0o600) -> None:
@@ -61,51 +53,70 @@ def write_configs(site: Site, lay: Layout, sec: Secrets) -> None:
     _write(lay.clouds_yaml, config.clouds_yaml(site, lay, sec))
 
 
-def keystone_db(site: Site, lay: Layout, sec: Secrets) -> None:
+def copy_databases(lay: Layout) -> None:
+    """Schema-only databases from the venv's templates (built once: templates.py)."""
+    templates.copy_into(venv(), {f"{n}.sqlite": lay.db(n) for n in
+                                 ("keystone", "neutron", "nova_api", "nova", "nova_cell0")})
+
+
+def fernet_keys(repo: Path) -> None:
+    """What `keystone-manage fernet_setup` / `credential_setup` write: key 0 (staged) and
+    key 1 (primary), each a urlsafe-base64 32-byte Fernet key, mode 0600."""
+    for n in ("0", "1"):
+        _write(repo / n, base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+    os.chmod(repo, 0o700)
+
+
+def keystone_bootstrap(site: Site, lay: Layout, sec: Secrets) -> subprocess.Popen:
+    """Start the real `keystone-manage bootstrap` (admin user, project, role, region,
+    identity endpoints); `wait_bootstrap` collects it."""
     conf = str(lay.dir("keystone") / "keystone.conf")
-    log = lay.log("keystone-manage")
-    km = [venv_bin("keystone-manage"), "--config-file", conf]
-    _run([*km, "db_sync"], log, "keystone-manage db_sync")
-    for step in ("fernet_setup", "credential_setup"):
-        _run([*km, step, "--keystone-user", "root", "--keystone-group", "root"], log,
-             f"keystone-manage {step}")
+    fernet_keys(lay.dir("keystone") / "fernet-keys")
+    fernet_keys(lay.dir("keystone") / "credential-keys")
     url = lay.url("keystone")
     # the password goes in through the environment, never on a command line (ps shows those)
-    with open(log, "ab") as out:
-        proc = subprocess.run(
-            [*km, "bootstrap", "--bootstrap-admin-url", url, "--bootstrap-public-url", url,
+    with open(lay.log("keystone-manage"), "ab") as out:
+        return subprocess.Popen(
+            [venv_bin("keystone-manage"), "--config-file", conf, "bootstrap",
+             "--bootstrap-admin-url", url, "--bootstrap-public-url", url,
              "--bootstrap-internal-url", url, "--bootstrap-region-id", site.openstack.region],
-            stdout=out, stderr=subprocess.STDOUT, env={**QUIET, "OS_BOOTSTRAP_PASSWORD":
-                                                       sec.admin}, timeout=120, cwd="/")
-    if proc.returncode != 0:
-        raise OpenStackLabError(f"keystone-manage bootstrap failed: see {log}")
+            stdout=out, stderr=subprocess.STDOUT, cwd="/", stdin=subprocess.DEVNULL,
+            env={**QUIET, "OS_BOOTSTRAP_PASSWORD": sec.admin})
 
 
-def neutron_db(lay: Layout) -> None:
-    d = lay.dir("neutron")
-    log = lay.log("neutron-db-manage")
-    _run([venv_bin("python"), "-c", _NEUTRON_TABLES, lay.db_url("neutron")], log,
-         "creating Neutron's tables from its models")
-    _run([venv_bin("neutron-db-manage"), "--config-file", str(d / "neutron.conf"),
-          "--config-file", str(d / "plugins" / "ml2" / "ml2_conf.ini"), "stamp", "heads"],
-         log, "neutron-db-manage stamp heads")
+def wait_bootstrap(proc: subprocess.Popen, lay: Layout) -> None:
+    try:
+        rc = proc.wait(timeout=180)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise OpenStackLabError(f"keystone-manage bootstrap hung: see "
+                                f"{lay.log('keystone-manage')}") from None
+    if rc != 0:
+        raise OpenStackLabError(f"keystone-manage bootstrap failed (rc {rc}): see "
+                                f"{lay.log('keystone-manage')}")
 
 
-def nova_db(lay: Layout) -> None:
-    nm = [venv_bin("nova-manage"), "--config-file", str(lay.dir("nova") / "nova.conf")]
-    log = lay.log("nova-manage")
-    _run([*nm, "api_db", "sync"], log, "nova-manage api_db sync")
-    _run([*nm, "cell_v2", "map_cell0", "--database_connection", lay.db_url("nova_cell0")],
-         log, "nova-manage cell_v2 map_cell0")
-    # cell1's bus: the lab has no RabbitMQ, and nova-api must not wait on one
-    _run([*nm, "cell_v2", "create_cell", "--name", "cell1", "--transport-url", "fake:/",
-          "--database_connection", lay.db_url("nova")], log, "nova-manage cell_v2 create_cell")
-    _run([*nm, "db", "sync"], log, "nova-manage db sync")
+def map_cells(lay: Layout) -> None:
+    """cell0 and cell1 in the API database, as `nova-manage cell_v2 map_cell0` and
+    `create_cell` record them. cell1's bus is `fake:/`: the lab has no RabbitMQ, and nova-api
+    must never wait on one."""
+    now = datetime.datetime.utcnow().isoformat(sep=" ")
+    with sqlite3.connect(lay.db("nova_api")) as db:
+        db.execute("DELETE FROM cell_mappings")
+        db.executemany(
+            "INSERT INTO cell_mappings (created_at, uuid, name, transport_url, "
+            "database_connection, disabled) VALUES (?, ?, ?, ?, ?, 0)",
+            [(now, CELL0_UUID, "cell0", "none:/", lay.db_url("nova_cell0")),
+             (now, str(uuid.uuid4()), "cell1", "fake:/", lay.db_url("nova"))])
 
 
-def start(lab, lay: Layout, name: str, app: str, port: int, env: dict[str, str]) -> None:
+def start(lab, lay: Layout, name: str, app: str, port: int, env: dict[str, str],
+          shared_db: bool = False) -> None:
     argv = [venv_bin("python"), str(SERVE), "--app", app, "--port", str(port), "--name", name,
             "--log", str(lay.log(name)), "--pidfile", str(lay.root / f"{name}.pid")]
+    if shared_db:                   # nodes write this service's database too
+        argv.append("--sqlite-immediate")
     for k, v in env.items():
         argv += ["--env", f"{k}={v}"]
     with open(lay.log(f"{name}.out"), "ab") as out:
@@ -139,23 +150,6 @@ def _tail(path: Path, n: int = 3) -> str:
         return ""
 
 
-def _parallel(jobs: dict[str, callable]) -> None:
-    errors: dict[str, BaseException] = {}
-
-    def run(name, fn):
-        try:
-            fn()
-        except BaseException as exc:       # reported below, with the others
-            errors[name] = exc
-    threads = [threading.Thread(target=run, args=item, daemon=True) for item in jobs.items()]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise OpenStackLabError("; ".join(f"{n}: {e}" for n, e in errors.items()))
-
-
 def register_services(site: Site, lay: Layout, sec: Secrets) -> None:
     """Service project, the neutron and nova users (admin in it), the network and compute
     services with their endpoints: what an installation guide has the operator create."""
@@ -183,35 +177,36 @@ def register_services(site: Site, lay: Layout, sec: Secrets) -> None:
         conn.close()
 
 
-def bring_up(lab, site: Site, lay: Layout, sec: Secrets) -> dict[str, float]:
-    """Databases, processes, registration. Returns timings (seconds) per phase."""
-    t: dict[str, float] = {}
-    t0 = time.monotonic()
+def start_all(lab, site: Site, lay: Layout, sec: Secrets) -> subprocess.Popen:
+    """Configs, databases, the three servers and Keystone's bootstrap, all started; nothing
+    waited for. Returns the bootstrap process (see `finish`)."""
     write_configs(site, lay, sec)
     ks_env = {"OS_KEYSTONE_CONFIG_FILES": str(lay.dir("keystone") / "keystone.conf")}
     nd = lay.dir("neutron")
     neutron_env = {"OS_NEUTRON_CONFIG_DIR": str(nd),
                    "OS_NEUTRON_CONFIG_FILES": "neutron.conf;plugins/ml2/ml2_conf.ini"}
-    nova_env = {"OS_NOVA_CONFIG_DIR": str(lay.dir("nova")), "OS_NOVA_CONFIG_FILES": "nova.conf"}
+    # nova's WSGI loader takes the first file as its paste config
+    shutil.copy(venv() / "etc" / "nova" / "api-paste.ini", lay.dir("nova") / "api-paste.ini")
+    nova_env = {"OS_NOVA_CONFIG_DIR": str(lay.dir("nova")),
+                "OS_NOVA_CONFIG_FILES": "api-paste.ini;nova.conf"}
+    copy_databases(lay)
+    map_cells(lay)
+    # the servers import for 5-15 s; Keystone's bootstrap fills its database meanwhile (the
+    # Keystone app reads it per request)
+    start(lab, lay, "keystone", "keystone.wsgi.api:application", lay.ports.keystone, ks_env)
+    start(lab, lay, "neutron-api", "neutron.wsgi.api:application", lay.ports.neutron,
+          neutron_env, shared_db=True)
+    start(lab, lay, "nova-api", "nova.wsgi.osapi_compute:application", lay.ports.nova,
+          nova_env, shared_db=True)
+    bootstrap = keystone_bootstrap(site, lay, sec)
+    lab.record_process(bootstrap, "openstack:keystone-bootstrap")   # ended by `down` if left
+    return bootstrap
 
-    def keystone():
-        keystone_db(site, lay, sec)
-        start(lab, lay, "keystone", "keystone.wsgi.api:application", lay.ports.keystone, ks_env)
 
-    def neutron():
-        neutron_db(lay)
-        start(lab, lay, "neutron-api", "neutron.wsgi.api:application", lay.ports.neutron,
-              neutron_env)
-
-    def nova():
-        nova_db(lay)
-        start(lab, lay, "nova-api", "nova.wsgi.osapi_compute:application", lay.ports.nova,
-              nova_env)
-    _parallel({"keystone": keystone, "neutron": neutron, "nova": nova})
-    t["databases"] = time.monotonic() - t0
+def finish(site: Site, lay: Layout, sec: Secrets, bootstrap: subprocess.Popen) -> None:
+    """Wait for the bootstrap and the servers; register the services in Keystone."""
+    wait_bootstrap(bootstrap, lay)
     wait_http(lay.url("keystone"), lay, "keystone")
     register_services(site, lay, sec)
     wait_http(lay.url("neutron") + "/v2.0/networks", lay, "neutron-api")
     wait_http(lay.url("nova"), lay, "nova-api")
-    t["services"] = time.monotonic() - t0 - t["databases"]
-    return t

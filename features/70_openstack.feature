@@ -1,0 +1,36 @@
+Feature: OpenStack services and networks
+  Every compute host runs nova-compute, enabled, up and mapped to a cell; every Neutron
+  agent the site needs is alive; the external network is the flat provider network the
+  inventory names, clear of every libvirt NAT range, with its gateway on the host bridge;
+  the router leaves through it; and every instance has its floating IP.
+
+  @role:nova_compute
+  Scenario: nova-compute is enabled and up on every compute host
+    Given the cloud answers
+    Then nova-compute is enabled and up on the host
+    And the host is mapped to a cell as a hypervisor
+
+  @role:neutron_agent
+  Scenario: Every expected neutron agent is alive and UP
+    Given the cloud answers
+    Then every expected neutron agent on the host is alive and UP
+
+  Scenario: The external network is flat and external with the expected addresses
+    Given the cloud answers
+    Then the external network is flat and external with the expected CIDR, gateway and pool
+
+  Scenario: No OpenStack subnet overlaps a libvirt NAT range
+    Given the cloud answers
+    Then no external or tenant subnet overlaps a libvirt NAT network
+
+  Scenario: The external gateway address is on the host bridge
+    Then the external gateway address is on the inventory's host bridge
+
+  Scenario: The router leaves through the external network
+    Given the cloud answers
+    Then the router's external gateway is the external network
+
+  @role:instance
+  Scenario: Every expected floating IP is attached to its instance
+    Given the cloud answers
+    Then the instance's floating IP is attached to its port

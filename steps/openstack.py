@@ -1,0 +1,67 @@
+"""OpenStack steps: each sentence hands one check to the remediation engine.
+
+API facts are cached for the run; a check that runs again (the engine re-verifying after a
+remediation, polling until the service is up) reads the cloud afresh."""
+from __future__ import annotations
+
+from pytest_bdd import given, then
+
+from stackproof.checks import openstack as checks
+
+
+def ensure(remedy, cloud, check) -> None:
+    calls = []
+
+    def fresh():
+        if calls:
+            cloud.invalidate()
+        calls.append(1)
+        return check()
+    remedy.ensure(fresh)
+
+
+@given("the cloud answers")
+def _cloud_answers(cloud):
+    cloud.compute_services()
+    cloud.networks()
+
+
+@then("nova-compute is enabled and up on the host")
+def _nova_compute_up(site, cloud, remote, remedy):
+    ensure(remedy, cloud, lambda: checks.nova_compute_up(site, cloud, remote))
+
+
+@then("the host is mapped to a cell as a hypervisor")
+def _host_mapped(site, cloud, target, remedy):
+    ensure(remedy, cloud, lambda: checks.host_mapped(site, cloud, target))
+
+
+@then("every expected neutron agent on the host is alive and UP")
+def _agents(site, cloud, target, remedy):
+    ensure(remedy, cloud, lambda: checks.agents_alive(site, cloud, target))
+
+
+@then("the external network is flat and external with the expected CIDR, gateway and pool")
+def _external(site, cloud, remedy):
+    ensure(remedy, cloud, lambda: checks.external_network(site, cloud))
+
+
+@then("no external or tenant subnet overlaps a libvirt NAT network")
+def _overlap(site, cloud, remedy):
+    ensure(remedy, cloud, lambda: checks.no_nat_overlap(site, cloud))
+
+
+@then("the external gateway address is on the inventory's host bridge")
+def _gateway_on_bridge(site, fleet, remedy):
+    remote = fleet[site.openstack.external_network.gateway_on.host]
+    remedy.ensure(lambda: checks.gateway_on_bridge(site, remote))
+
+
+@then("the router's external gateway is the external network")
+def _router(site, cloud, remedy):
+    ensure(remedy, cloud, lambda: checks.router_gateway(site, cloud))
+
+
+@then("the instance's floating IP is attached to its port")
+def _fip(site, cloud, target, remedy):
+    ensure(remedy, cloud, lambda: checks.floating_ip_attached(site, cloud, target))
