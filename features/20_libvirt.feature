@@ -22,3 +22,6 @@ Feature: libvirt NAT networks and guests
   Scenario: The guests are running
     Given the host is reachable over SSH
     Then every guest domain is running
+
+  Scenario: The external gateway address is on the host bridge
+    Then the external gateway address is on the inventory's host bridge
