@@ -46,7 +46,10 @@ def plan(ctx, finding) -> Plan:
         new, summary = serving(current, site_networks(ctx.site)), "serve time to the site"
     else:
         new, summary = with_time_server(current, server), f"use {server} as time source"
-    return Plan(ID, f"{summary} on {host}", (
-        WriteFile(host, os.chrony_conf, new, summary, mode="0644"),
-        Run(host, os.service(os.chrony_service, "restart"), "load the new configuration"),
-    ))
+    steps = [WriteFile(host, os.chrony_conf, new, summary, mode="0644"),
+             Run(host, os.service(os.chrony_service, "restart"), "load the new configuration")]
+    if server is not None:
+        # iburst selects the source within seconds: wait for it (rc 1 = not yet, tolerated)
+        steps.append(Run(host, "chronyc waitsync 20 0 0 1", "wait for the new source",
+                         ok_rc=(0, 1)))
+    return Plan(ID, f"{summary} on {host}", tuple(steps))

@@ -107,6 +107,11 @@ def pytest_terminal_summary(terminalreporter, config):
         for o in remedy.outcomes:
             tr.write_line(f"{o.status.upper():<10} {o.finding.remediation:<24} "
                           f"{o.finding.host:<18} {o.detail}")
+            if o.plan is not None and o.status in ("planned", "refused"):
+                # the operator decides from the plan itself: show it, redacted
+                from stackproof.redact import redact
+                for line in redact(o.plan.render()).splitlines():
+                    tr.write_line(f"    {line}")
     counts = remedy.fleet.counts()
     if counts:
         tr.section("stackproof remote commands per host")
