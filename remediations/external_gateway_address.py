@@ -1,5 +1,5 @@
 """The external network's gateway address is missing from the host bridge (the report's
-`ip addr add 192.168.200.1/24 dev virbr10`): add it."""
+`ip addr add <gateway>/<len> dev <bridge>`): add it."""
 from __future__ import annotations
 
 import shlex

@@ -1,5 +1,5 @@
 """Delete static routes that override prefixes BGP provides (the report's old
-`ip route add 172.20.112.0/24 via 10.10.10.2`), now and in the OS family's route files."""
+`ip route add <remote NAT network> via <its host>`), now and in the OS family's route files."""
 from __future__ import annotations
 
 import shlex

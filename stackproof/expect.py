@@ -132,7 +132,7 @@ def vxlan_mesh(site: Site, host: str) -> list[VxlanPort]:
 
 def remote_compute_hypervisors(site: Site) -> dict[str, list[str]]:
     """Physical hosts (other than the one fronting the external network) that run compute
-    guests, with those guests: the report's compute-2-host."""
+    guests, with those guests: the report's third host."""
     front = site.openstack.external_network.gateway_on.host if site.openstack else None
     out: dict[str, list[str]] = {}
     for g in site.with_role("nova_compute"):
@@ -259,7 +259,7 @@ def site_networks(site: Site) -> list[str]:
 @dataclass(frozen=True)
 class ReachTarget:
     address: str
-    what: str                      # e.g. "NAT gateway of kubernetes-host", "guest master"
+    what: str                      # e.g. "NAT gateway default of host-b", "guest vm-1"
 
 
 def reach_targets(site: Site, host: str) -> list[ReachTarget]:
@@ -284,7 +284,7 @@ def reach_targets(site: Site, host: str) -> list[ReachTarget]:
 
 def external_gateway(site: Site) -> tuple[str, Address] | None:
     """The external network's gateway address on the host bridge that fronts it (the report's
-    `ip addr add 192.168.200.1/24 dev virbr10`): (host, address)."""
+    `ip addr add <gateway>/<len> dev <bridge>`): (host, address)."""
     if not site.openstack:
         return None
     ext = site.openstack.external_network

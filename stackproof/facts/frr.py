@@ -160,7 +160,7 @@ class RunningConfig:
 @dataclass(frozen=True)
 class ReloadDiff:
     """frr-reload.py --test: the changes `--reload` would make, each as its context path
-    ("router bgp 65000", " address-family ipv4 unicast", "  neighbor ... next-hop-self")."""
+    ("router bgp <asn>", " address-family ipv4 unicast", "  neighbor ... next-hop-self")."""
     available: bool            # False: frr-reload.py missing or failed
     to_delete: tuple[tuple[str, ...], ...] = ()
     to_add: tuple[tuple[str, ...], ...] = ()
@@ -263,7 +263,7 @@ _BLOCK_ENDS = {"exit", "exit-address-family", "exit-vrf", "exit-vnc", "end", "qu
 
 def config_paths(text: str) -> set[tuple[str, ...]]:
     """An FRR configuration (frr.conf or `show running-config`) as a set of context paths,
-    e.g. ("router bgp 65000", "address-family ipv4 unicast", "redistribute connected"):
+    e.g. ("router bgp <asn>", "address-family ipv4 unicast", "redistribute connected"):
     order-free and context-aware, the way FRR itself applies configuration. Banner, version
     stamp, `!` separators and block ends are not configuration."""
     paths: set[tuple[str, ...]] = set()

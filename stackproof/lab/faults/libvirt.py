@@ -13,7 +13,7 @@ VIRSH = "virsh -q -c qemu:///system"
 
 
 def _new_compute_host(site) -> str:
-    """The report's compute-2-host: a hypervisor of a compute node away from the front."""
+    """The report's third host: a hypervisor of a compute node away from the front."""
     remote = list(remote_compute_hypervisors(site))
     if remote:
         return remote[0]

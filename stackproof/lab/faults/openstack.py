@@ -137,7 +137,7 @@ def map_host(lab, site, host):
 # --- the external network on a range overlapping a libvirt NAT network ------------------------
 def _overlapping_range(site):
     """The NAT network of the host fronting the external network: the report's first
-    ext-net sat on openstack-host's own 192.168.100.0/24."""
+    ext-net sat on its host's own NAT range."""
     front = site.openstack.external_network.gateway_on.host
     nw = site.hosts[front].nat_networks[0]
     return nw.cidr, nw.gateway, (nw.dhcp_range.start, nw.dhcp_range.end)
