@@ -15,12 +15,13 @@ from stackproof.remedy import Context, Finding, Run, WriteFile, write_file_comma
 from stackproof.remote import CommandResult
 from stackproof.render.frr import bgpd_enabled, render_frr_conf, set_bgpd
 from stackproof.site import parse_site
+from fakes import ReplayCache  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "bgp"
 A, B, C = "openstack-host", "kubernetes-host", "compute-2-host"
 
 
-class Captured:
+class Captured(ReplayCache):
     """A Remote that answers the fact commands with what the real host printed
     (`<case>/<host>/<name>`, mapped through the capture's COMMANDS file). Any other command
     fails the test: a check must not ask what the facts module does not define."""
@@ -50,13 +51,6 @@ class Captured:
         assert command in self._by_command, f"unexpected command on {self.name}: {command}"
         return self.output(self._by_command[command])
 
-    def fact(self, key, compute):
-        if key not in self._facts:
-            self._facts[key] = compute()
-        return self._facts[key]
-
-    def invalidate(self):
-        self._facts.clear()
 
 
 def fleet(case: str, *names: str):

@@ -24,6 +24,7 @@ from stackproof.remedy import Context, Finding, Remedy, Run, WriteFile
 from stackproof.remote import CommandResult
 from stackproof.site import parse_site
 from stackproof.targets import select_hosts
+from fakes import ReplayCache  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "firewall"
 
@@ -49,7 +50,7 @@ def save_lines(text: str) -> dict[str, list[str]]:
     return out
 
 
-class FakeRemote:
+class FakeRemote(ReplayCache):
     """A host whose `iptables-save`, rules file and save tools are canned captures."""
 
     def __init__(self, name, live="guest.empty.txt", saved=None, tools=""):
@@ -71,13 +72,6 @@ class FakeRemote:
             return CommandResult(command, 0, capture(self.saved), "")
         raise AssertionError(f"unexpected command {command!r}")
 
-    def fact(self, key, compute):
-        if key not in self._facts:
-            self._facts[key] = compute()
-        return self._facts[key]
-
-    def invalidate(self):
-        self._facts.clear()
 
 
 def ctx_for(site, *remotes) -> Context:

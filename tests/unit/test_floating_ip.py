@@ -19,6 +19,7 @@ from stackproof.render.routes import (Keeper, StaticRoute, keeper, parse_libvirt
                                       parse_persisted, render_persisted, with_libvirt_routes)
 from stackproof.site import parse_site
 from stackproof.targets import select_hosts
+from fakes import ReplayCache  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "routes"
 FRONT, HV, COMPUTE, LOCAL, CTL = ("openstack-host", "compute-2-host", "compute2", "compute",
@@ -26,7 +27,7 @@ FRONT, HV, COMPUTE, LOCAL, CTL = ("openstack-host", "compute-2-host", "compute2"
 FIP1, FIP2 = "192.168.200.106", "192.168.200.129"
 
 
-class Captured:
+class Captured(ReplayCache):
     """A Remote answering the suite's commands with what the lab host printed
     (`<site>/<case>/<host>/<file>` through its COMMANDS file); any other command fails."""
 
@@ -46,13 +47,6 @@ class Captured:
         return CommandResult(command, int(rc.read_text()) if rc.exists() else 0, f.read_text(),
                              err.read_text() if err.exists() else "")
 
-    def fact(self, key, compute):
-        if key not in self._facts:
-            self._facts[key] = compute()
-        return self._facts[key]
-
-    def invalidate(self):
-        self._facts.clear()
 
 
 def cap(case: str, host: str, site_dir: str = "seed") -> Captured:

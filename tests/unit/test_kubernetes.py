@@ -21,6 +21,7 @@ from stackproof.remote import CommandResult
 from stackproof.render import kubelet as rk
 from stackproof.site import parse_site
 from stackproof.targets import select_hosts
+from fakes import ReplayCache  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "kube"
 WORKER = "k8s-worker-1"
@@ -36,7 +37,7 @@ def host_file(name: str) -> str:
     return (DATA / "host" / f"{name}.txt").read_text()
 
 
-class FakeRemote:
+class FakeRemote(ReplayCache):
     """A host answering the suite's commands with captured outputs."""
 
     def __init__(self, name: str, answers: dict[str, tuple[int, str]]):
@@ -47,14 +48,6 @@ class FakeRemote:
         self.ran.append(command)
         rc, out = self.answers.get(command, (1, ""))
         return CommandResult(command, rc, out if rc == 0 else "", "" if rc == 0 else out)
-
-    def fact(self, key, compute):
-        if key not in self._facts:
-            self._facts[key] = compute()
-        return self._facts[key]
-
-    def invalidate(self):
-        self._facts.clear()
 
 
 def worker(**override) -> FakeRemote:

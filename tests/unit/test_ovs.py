@@ -16,12 +16,13 @@ from stackproof.lab import ovs_agent as standin
 from stackproof.remedy import Context, Run, WriteFile
 from stackproof.remote import CommandResult
 from stackproof.render import neutron, ovs
+from fakes import ReplayCache  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ovs"
 PATCH_ERROR = "No usable peer 'patch-int' exists in 'system' datapath."
 
 
-class Captured:
+class Captured(ReplayCache):
     """A Remote that answers the fact commands with what the real host printed
     (`<case>/<host>/<name>`, mapped through the capture's COMMANDS file). Any other command
     fails the test: a check must not ask what the facts module does not define."""
@@ -46,13 +47,6 @@ class Captured:
         assert command in self._by_command, f"unexpected command on {self.name}: {command}"
         return self.output(self._by_command[command])
 
-    def fact(self, key, compute):
-        if key not in self._facts:
-            self._facts[key] = compute()
-        return self._facts[key]
-
-    def invalidate(self):
-        self._facts.clear()
 
 
 def ctx_for(site, remote) -> Context:
