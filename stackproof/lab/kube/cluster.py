@@ -39,6 +39,15 @@ TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 STATUS_REPOST = 60.0          # kubelet re-posts an unchanged status this often (seconds)
 
 
+def _selectors(label_selector: str | None, field_selector: str | None, fields):
+    """Both selectors of a list request, or the API server's 400 BadRequest."""
+    try:
+        return (parse_label_selector(label_selector),
+                parse_field_selector(field_selector, fields))
+    except SelectorError as exc:
+        raise ApiError(400, "BadRequest", str(exc)) from None
+
+
 @dataclass(frozen=True)
 class NodeConfig:
     name: str
@@ -481,11 +490,7 @@ class Cluster:
     # --- nodes API ---------------------------------------------------------------------------
     def list_nodes(self, label_selector: str | None = None,
                    field_selector: str | None = None) -> tuple[list[dict], str]:
-        try:
-            lreq = parse_label_selector(label_selector)
-            freq = parse_field_selector(field_selector, NODE_FIELDS)
-        except SelectorError as exc:
-            raise ApiError(400, "BadRequest", str(exc)) from None
+        lreq, freq = _selectors(label_selector, field_selector, NODE_FIELDS)
         self.refresh()
         with self.lock:
             self._reconcile()
@@ -589,11 +594,7 @@ class Cluster:
 
     def list_pods(self, namespace: str | None = None, label_selector: str | None = None,
                   field_selector: str | None = None) -> tuple[list[dict], str]:
-        try:
-            lreq = parse_label_selector(label_selector)
-            freq = parse_field_selector(field_selector, POD_FIELDS)
-        except SelectorError as exc:
-            raise ApiError(400, "BadRequest", str(exc)) from None
+        lreq, freq = _selectors(label_selector, field_selector, POD_FIELDS)
         self.refresh()
         with self.lock:
             self._reconcile()
@@ -699,11 +700,7 @@ class Cluster:
 
     def list_budgets(self, namespace: str | None = None, label_selector: str | None = None,
                      field_selector: str | None = None) -> tuple[list[dict], str]:
-        try:
-            lreq = parse_label_selector(label_selector)
-            freq = parse_field_selector(field_selector, PDB_FIELDS)
-        except SelectorError as exc:
-            raise ApiError(400, "BadRequest", str(exc)) from None
+        lreq, freq = _selectors(label_selector, field_selector, PDB_FIELDS)
         self.refresh()
         with self.lock:
             self._reconcile()
