@@ -51,6 +51,9 @@ def keystone_conf(lay: Layout) -> str:
         "database": {"connection": lay.db_url("keystone")},
         "token": {"provider": "fernet", "expiration": 86400},
         "fernet_tokens": {"key_repository": d / "fernet-keys"},
+        # bootstrap also reads the receipts repository, whose default is under
+        # /etc/keystone: a fresh machine has none (point it at the lab's own keys)
+        "fernet_receipts": {"key_repository": d / "fernet-keys"},
         "credential": {"key_repository": d / "credential-keys"},
         # fewer bcrypt rounds: the lab hashes three passwords; production keeps the default
         "identity": {"password_hash_rounds": 4},
