@@ -23,5 +23,6 @@ Feature: libvirt NAT networks and guests
     Given the host is reachable over SSH
     Then every guest domain is running
 
+  @needs:openstack
   Scenario: The external gateway address is on the host bridge
     Then the external gateway address is on the inventory's host bridge
