@@ -65,3 +65,48 @@ def test_the_globs_cover_every_project_directory_and_conf_d():
     globs = hermetic.glob_list().split()
     for p in ("keystone", "nova", "neutron", "glance", "openstack"):
         assert f"/etc/{p}" in globs and f"/etc/{p}[._-]*" in globs
+
+
+OSLO = r"""
+import sys
+from oslo_config import cfg
+from oslo_db import options
+conf = cfg.ConfigOpts()
+options.set_defaults(conf)
+conf(args=[], project="keystone", prog="keystone", default_config_files=[sys.argv[1]])
+print(conf.database.connection)
+"""
+
+WRAPPED = r"""
+import subprocess, sys
+from pathlib import Path
+from stackproof.lab.openstack import hermetic
+scratch, venv_python, oslo, lab_conf = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+argv = [venv_python, "-c", oslo, lab_conf]
+plain = subprocess.run(argv, capture_output=True, text=True).stdout.strip()
+wrapped = subprocess.run(hermetic.command(argv, scratch / "h"), capture_output=True, text=True,
+                         env=hermetic.env(scratch / "home")).stdout.strip()
+print(plain)
+print(wrapped)
+"""
+
+
+def test_oslo_config_reads_the_decoys_unless_hermetic(tmp_path):
+    """Why the wrapper exists: given only the lab's keystone.conf, oslo.config still takes
+    the database from /etc/keystone/keystone.conf.d/ and OS_DATABASE__CONNECTION."""
+    from stackproof.lab.openstack.layout import venv
+    python = venv() / "bin" / "python"
+    if not python.exists():
+        pytest.skip(f"no OpenStack venv at {venv()}")
+    lab_conf = tmp_path / "keystone.conf"
+    lab_conf.write_text(f"[database]\nconnection = sqlite:///{tmp_path}/lab.sqlite\n")
+    proc = subprocess.run(
+        decoy.argv(tmp_path / "decoy", "lab", "lab",
+                   [sys.executable, "-c", WRAPPED, str(tmp_path / "scratch"), str(python),
+                    OSLO, str(lab_conf)]),
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    plain, wrapped = proc.stdout.strip().splitlines()[-2:]
+    assert plain == decoy.DEAD_DB
+    assert wrapped == f"sqlite:///{tmp_path}/lab.sqlite"
