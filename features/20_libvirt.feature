@@ -24,5 +24,6 @@ Feature: libvirt NAT networks and guests
     Then every guest domain is running
 
   @check:libvirt.external-gateway-address
+  @needs:openstack
   Scenario: The external gateway address is on the host bridge
     Then the external gateway address is on the inventory's host bridge

@@ -1,4 +1,4 @@
-@time
+@time @needs:time
 Feature: Time
   Every host keeps time from the site's time server (the report's
   `server controller iburst`), which serves the site from its own clock. Time

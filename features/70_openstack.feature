@@ -1,4 +1,4 @@
-@openstack
+@openstack @needs:openstack
 Feature: OpenStack services and networks
   Every compute host runs nova-compute, enabled, up and mapped to a cell; every Neutron
   agent the site needs is alive; the external network is the flat provider network the

@@ -1,4 +1,4 @@
-@floating_ip
+@floating_ip @needs:openstack
 Feature: Floating IPs across hosts (DVR)
   A floating IP lives on the external network, which sits on one hypervisor's NAT bridge,
   while its instance may run on a compute node behind another hypervisor. The hypervisor

@@ -1,4 +1,4 @@
-@kubernetes
+@kubernetes @needs:kubernetes
 Feature: Kubernetes nodes
   The control plane lists every inventory node, Ready, with the INTERNAL-IP the
   inventory gives it. A worker that lives on an OpenStack instance uses its floating

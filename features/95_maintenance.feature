@@ -1,4 +1,4 @@
-@maintenance
+@maintenance @needs:kubernetes
 Feature: Node maintenance
   Before its host goes down, a node is cordoned and drained: no new pods land on it,
   and every pod a controller would recreate elsewhere has been evicted through the

@@ -192,7 +192,8 @@ def iptables_rules(site: Site, host: str) -> list[IptablesRule]:
             IptablesRule("filter", "FORWARD", f"-s {gip}/32 -p udp -m udp --sport {port} "
                          "-j ACCEPT", True, f"VXLAN from {g}"),
         ]
-    rules.append(vxlan_in)
+    if site.with_role("ovs_agent"):        # a site without overlay nodes has no VXLAN
+        rules.append(vxlan_in)
     # one rule per spec: two reasons can ask for the same rule
     seen, unique = set(), []
     for r in rules:

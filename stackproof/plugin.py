@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from stackproof.absent import no_target_reason, section_missing
 from stackproof.site import InventoryError, Site, load_site
 from stackproof.targets import select_hosts
 
@@ -42,6 +43,8 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "maintenance: operator-driven maintenance scenarios "
                                        "(deselected unless -m selects them)")
     config.addinivalue_line("markers", "check(id): the scenario's stable check id")
+    config.addinivalue_line("markers", "needs(section): skip unless the inventory has that "
+                                       "section (openstack, kubernetes, time)")
     from stackproof.redact import install_log_redaction
     install_log_redaction()
     config.stash[STARTED_KEY] = time.monotonic()
@@ -60,6 +63,7 @@ def _feature_file(item) -> str:
 
 
 def pytest_collection_modifyitems(config, items):
+    _skip_absent_layers(config, items)
     # features run in the runbook's layer order (their file names start with it): a fix in a
     # lower layer lands before the layers above it are checked
     items.sort(key=_feature_file)
@@ -95,9 +99,29 @@ def _selects_maintenance(markexpr: str) -> bool:
             and not expr.evaluate(lambda name, **kw: False))
 
 
+def _skip_absent_layers(config, items) -> None:
+    """A scenario of a layer the inventory does not have skips, saying which section is
+    missing (ahead of any other skip mark, so that reason is the one shown)."""
+    site = config.stash.get(SITE_KEY, None)
+    if site is None:
+        return
+    for item in items:
+        for marker in item.iter_markers("needs"):
+            try:
+                reason = section_missing(site, marker.args[0])
+            except ValueError as exc:
+                raise pytest.UsageError(f"{item.nodeid}: {exc}") from None
+            if reason:
+                item.add_marker(pytest.mark.skip(reason=reason), append=False)
+                break
+
+
 def pytest_bdd_apply_tag(tag, function):
     if tag.startswith("check:"):
         pytest.mark.check(tag.split(":", 1)[1])(function)
+        return True
+    if tag.startswith("needs:"):
+        pytest.mark.needs(tag.split(":", 1)[1])(function)
         return True
     if tag.startswith("role:"):
         selector = tag.split(":", 1)[1]
@@ -121,6 +145,12 @@ def pytest_generate_tests(metafunc):
         hosts = select_hosts(site, marker.args[0])
     except ValueError as exc:
         raise pytest.UsageError(f"{metafunc.definition.nodeid}: {exc}") from None
+    if not hosts:
+        # one skipped case that says why, instead of pytest's "got empty parameter set"
+        reason = no_target_reason(site, marker.args[0])
+        metafunc.parametrize("target", [pytest.param(None, marks=pytest.mark.skip(
+            reason=reason), id="no-host")], scope="function")
+        return
     metafunc.parametrize("target", hosts, ids=hosts, scope="function")
 
 

@@ -209,6 +209,9 @@ def start_real(lab, site: Site) -> dict[str, str]:
     gaps = missing()
     if gaps:
         raise RuntimeError("the real OVS agent needs: " + "; ".join(gaps))
+    from stackproof.lab.openstack.nodes import hide_machine_config
+    for h in {bus_host(site), *site.with_role("ovs_agent")}:
+        hide_machine_config(lab.shell(h))   # oslo.config would read the machine's leftovers
     bus = bus_host(site)
     password = secrets.token_hex(12)
     shell = lab.shell(bus)

@@ -51,6 +51,7 @@ def openstack_hook(lab, site: Site) -> None:
               | set(site.with_role("network_node")) | set(site.with_role("openstack_controller"))}
     nodes.insert_agents(lay, site)
     for host, shell in shells.items():
+        nodes.hide_machine_config(shell)
         nodes.mount_sbin(shell, lay, host)
         if host in computes:
             nodes.setup_compute(shell, site, lay, sec, host)

@@ -169,6 +169,18 @@ def mount_sbin(shell: NsShell, lay: Layout, host: str) -> None:
         shell.run(["mount", "--bind", str(d), SBIN])
 
 
+def hide_machine_config(shell: NsShell) -> None:
+    """A node's /etc is a copy-on-write view of the machine's: remove, in the node only, any
+    OpenStack configuration the machine has (/etc/nova.conf.d, /etc/keystone, ...), which
+    nova-compute's and nova-manage's oslo.config would read next to the node's own files.
+    The node's private /etc/nova and /etc/neutron (mount points) stay."""
+    from stackproof.lab.openstack import hermetic
+    require_private(shell, "/etc")
+    shell.sh(f"for p in {hermetic.glob_list()}; do "
+             "if [ -e \"$p\" ] || [ -L \"$p\" ]; then "
+             "mountpoint -q \"$p\" || rm -rf \"$p\"; fi; done")
+
+
 def ensure_nova_user(shell: NsShell) -> None:
     require_private(shell, "/etc")          # useradd writes /etc/passwd: the node's own only
     shell.sh(f"getent passwd {NOVA_USER} >/dev/null || useradd --system --user-group "
@@ -239,8 +251,10 @@ def service(shell: NsShell, name: str, action: str, check: bool = True):
 
 def discover_hosts(shell: NsShell) -> str:
     """The real `nova-manage cell_v2 discover_hosts`, inside the controller."""
-    proc = shell.run([f"{SBIN}/nova-manage", "cell_v2", "discover_hosts", "--verbose"],
-                     timeout=180, check=False)
+    # a clean environment, as over SSH: no OS_* of the lab's caller reaches oslo.config
+    proc = shell.run(["env", "-i", f"PATH={SBIN}:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root",
+                      "LANG=C.UTF-8", f"{SBIN}/nova-manage", "cell_v2", "discover_hosts",
+                      "--verbose"], timeout=180, check=False)
     if proc.returncode != 0:
         lines = [ln for ln in (proc.stdout + proc.stderr).splitlines()
                  if ln.strip() and "eventlet" not in ln.lower()]

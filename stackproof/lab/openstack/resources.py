@@ -22,7 +22,10 @@ def connect(clouds_yaml: Path | str, site: Site):
     """Plain openstacksdk from the lab's clouds.yaml, as the suite connects."""
     import openstack
     from openstack import config as occ
-    cfg = occ.OpenStackConfig(config_files=[str(clouds_yaml)], load_envvars=False)
+    d = Path(clouds_yaml).parent      # the lab's files only, never ~/.config or /etc
+    cfg = occ.OpenStackConfig(config_files=[str(clouds_yaml)], load_envvars=False,
+                              secure_files=[str(d / "secure.yaml")],
+                              vendor_files=[str(d / "clouds-public.yaml")])
     region = cfg.get_one(cloud=site.openstack.cloud, region_name=site.openstack.region)
     return openstack.connection.Connection(config=region)
 

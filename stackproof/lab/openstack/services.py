@@ -25,14 +25,13 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from stackproof.lab.openstack import config, templates
+from stackproof.lab.openstack import config, hermetic, templates
 from stackproof.lab.openstack.layout import (Layout, OpenStackLabError, Secrets, venv,
                                              venv_bin)
 from stackproof.site import Site
 
 SERVE = Path(__file__).with_name("serve.py")
 READY_TIMEOUT = 90.0
-QUIET = {**os.environ, "PYTHONWARNINGS": "ignore"}
 
 CELL0_UUID = "00000000-0000-0000-0000-000000000000"
 
@@ -77,11 +76,13 @@ def keystone_bootstrap(site: Site, lay: Layout, sec: Secrets) -> subprocess.Pope
     # the password goes in through the environment, never on a command line (ps shows those)
     with open(lay.log("keystone-manage"), "ab") as out:
         return subprocess.Popen(
-            [venv_bin("keystone-manage"), "--config-file", conf, "bootstrap",
-             "--bootstrap-admin-url", url, "--bootstrap-public-url", url,
-             "--bootstrap-internal-url", url, "--bootstrap-region-id", site.openstack.region],
+            hermetic_argv(lay, "keystone-bootstrap", [
+                venv_bin("keystone-manage"), "--config-file", conf, "bootstrap",
+                "--bootstrap-admin-url", url, "--bootstrap-public-url", url,
+                "--bootstrap-internal-url", url, "--bootstrap-region-id",
+                site.openstack.region]),
             stdout=out, stderr=subprocess.STDOUT, cwd="/", stdin=subprocess.DEVNULL,
-            env={**QUIET, "OS_BOOTSTRAP_PASSWORD": sec.admin})
+            env=hermetic_env(lay, {"OS_BOOTSTRAP_PASSWORD": sec.admin}))
 
 
 def wait_bootstrap(proc: subprocess.Popen, lay: Layout) -> None:
@@ -111,6 +112,16 @@ def map_cells(lay: Layout) -> None:
              (now, str(uuid.uuid4()), "cell1", "fake:/", lay.db_url("nova"))])
 
 
+def hermetic_argv(lay: Layout, name: str, argv: list[str]) -> list[str]:
+    """The machine's /etc/keystone, /etc/nova, ... hidden from this process (hermetic.py)."""
+    return hermetic.command(argv, lay.root / "hermetic" / name)
+
+
+def hermetic_env(lay: Layout, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """No OS_* from the caller; HOME in the lab (no ~/.config/openstack, no ~/.nova)."""
+    return hermetic.env(lay.root / "home", extra)
+
+
 def start(lab, lay: Layout, name: str, app: str, port: int, env: dict[str, str],
           shared_db: bool = False) -> None:
     argv = [venv_bin("python"), str(SERVE), "--app", app, "--port", str(port), "--name", name,
@@ -120,7 +131,8 @@ def start(lab, lay: Layout, name: str, app: str, port: int, env: dict[str, str],
     for k, v in env.items():
         argv += ["--env", f"{k}={v}"]
     with open(lay.log(f"{name}.out"), "ab") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=QUIET,
+        proc = subprocess.Popen(hermetic_argv(lay, name, argv), stdout=out,
+                                stderr=subprocess.STDOUT, env=hermetic_env(lay),
                                 stdin=subprocess.DEVNULL, cwd="/", start_new_session=True)
     lab.record_process(proc, f"openstack:{name}")
 

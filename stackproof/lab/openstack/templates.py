@@ -22,6 +22,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+try:
+    from stackproof.lab.openstack import hermetic
+except ImportError:          # run as a script by the OpenStack venv's python
+    import hermetic
+
 TEMPLATE_VERSION = "2"
 FILES = ("keystone.sqlite", "neutron.sqlite", "nova_api.sqlite", "nova.sqlite",
          "nova_cell0.sqlite")
@@ -46,12 +51,28 @@ def template_dir(venv: Path) -> Path:
     return venv / "stackproof-db-templates" / key(venv)
 
 
-def _run(argv: list[str], log, what: str) -> None:
-    proc = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, cwd="/",
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"},
+def _run(argv: list[str], log, what: str, scratch: Path) -> None:
+    """One migration, blind to the machine's OpenStack configuration (hermetic.py)."""
+    n = len(list(scratch.glob("run-*")))
+    proc = subprocess.run(hermetic.command(argv, scratch / f"run-{n}"), stdout=log,
+                          stderr=subprocess.STDOUT, cwd="/", env=hermetic.env(scratch / "home"),
                           stdin=subprocess.DEVNULL, timeout=600)
     if proc.returncode != 0:
         raise RuntimeError(f"{what} failed (rc {proc.returncode}); see the log")
+
+
+def _migrate(b, url, work: Path, log, scratch: Path) -> None:
+    _run([b("keystone-manage"), "--config-file", str(work / "keystone.conf"), "db_sync"],
+         log, "keystone-manage db_sync", scratch)
+    _run([b("python"), "-c", _NEUTRON_TABLES, url("neutron.sqlite")], log,
+         "Neutron model tables", scratch)
+    _run([b("neutron-db-manage"), "--config-file", str(work / "neutron.conf"), "stamp",
+          "heads"], log, "neutron-db-manage stamp heads", scratch)
+    nm = [b("nova-manage"), "--config-file", str(work / "nova.conf")]
+    _run([*nm, "api_db", "sync"], log, "nova-manage api_db sync", scratch)
+    _run([*nm, "cell_v2", "map_cell0", "--database_connection", url("nova_cell0.sqlite")],
+         log, "nova-manage cell_v2 map_cell0", scratch)
+    _run([*nm, "db", "sync"], log, "nova-manage db sync", scratch)
 
 
 def build(venv: Path) -> Path:
@@ -70,18 +91,12 @@ def build(venv: Path) -> Path:
     (work / "nova.conf").write_text(
         f"[api_database]\nconnection = {url('nova_api.sqlite')}\n"
         f"[database]\nconnection = {url('nova.sqlite')}\n")
-    with open(work / "build.log", "ab") as log:
-        _run([b("keystone-manage"), "--config-file", str(work / "keystone.conf"), "db_sync"],
-             log, "keystone-manage db_sync")
-        _run([b("python"), "-c", _NEUTRON_TABLES, url("neutron.sqlite")], log,
-             "Neutron model tables")
-        _run([b("neutron-db-manage"), "--config-file", str(work / "neutron.conf"), "stamp",
-              "heads"], log, "neutron-db-manage stamp heads")
-        nm = [b("nova-manage"), "--config-file", str(work / "nova.conf")]
-        _run([*nm, "api_db", "sync"], log, "nova-manage api_db sync")
-        _run([*nm, "cell_v2", "map_cell0", "--database_connection", url("nova_cell0.sqlite")],
-             log, "nova-manage cell_v2 map_cell0")
-        _run([*nm, "db", "sync"], log, "nova-manage db sync")
+    scratch = Path(tempfile.mkdtemp(prefix=".hermetic-", dir=final.parent))
+    try:
+        with open(work / "build.log", "ab") as log:
+            _migrate(b, url, work, log, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     # the per-lab cell mappings are made by each lab; the template keeps the schema only
     with sqlite3.connect(work / "nova_api.sqlite") as db:
         db.execute("DELETE FROM cell_mappings")
