@@ -6,7 +6,8 @@ stand-in: what kubectl prints is what the suite reads.
   the suite reports, and `kubectl describe node` shows kubelet's condition message;
 - `kubectl drain --ignore-daemonsets --delete-emptydir-data` blocked by the budget fails as
   kubectl reports it, then succeeds once the budget allows;
-- `kubectl cordon` / `uncordon` are seen by the suite's scenarios.
+- `kubectl cordon` / `uncordon` are seen by the suite's scenarios, and the uncordon
+  command the remediation plan shows is the one that works.
 
 kubectl is the one on PATH, or $STACKPROOF_KUBECTL (e.g. Debian's 1.20 unpacked elsewhere).
 Needs root. Run: .venv/bin/pytest tests/lab/test_kubectl_lab.py -v
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import time
@@ -125,7 +127,12 @@ def test_cordon_and_uncordon_are_seen_by_the_suite(seed_lab, kubectl, run_suite)
         assert row["STATUS"] == "Ready,SchedulingDisabled"
         red = run_suite(seed_lab, *KUBE)
         assert red.failed() == {f"{CORDONED}[{host}]"}, red.output
-        got = kubectl("uncordon", node)
+        # the plan names the kubectl command an operator would run: run exactly that
+        planned = run_suite(seed_lab, *KUBE, "--remediate", "--plan")
+        shown = re.findall(r"# (kubectl .*)$", planned.output, re.M)
+        ctx = seed_lab.site.kubernetes.context
+        assert shown == [f"kubectl --context {ctx} uncordon {node}"], planned.output
+        got = kubectl(*shlex.split(shown[0])[1:])
         assert (got.returncode, got.stdout.strip()) == (0, f"node/{node} uncordoned")
         assert table(kubectl("get", "nodes").stdout)[node]["STATUS"] == "Ready"
         green = run_suite(seed_lab, *KUBE)
