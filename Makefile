@@ -8,9 +8,13 @@ APT_PACKAGES := frr frr-pythontools openssh-server iproute2 iptables openvswitch
 	libvirt-daemon-system libvirt-clients dnsmasq-base chrony qemu-system-x86 iputils-ping \
 	python3-venv sudo chromium
 
-.PHONY: install install-system install-python install-node install-openstack test unit demo lab-up lab-down report clean
+# kubectl for the lab tests and an operator's hands: the one on PATH if the machine has one
+# (e.g. a vendor's kubectl package, which conflicts with Debian's); else Debian's, pinned.
+KUBECTL_DEB := kubernetes-client=1.20.5+really1.20.2-1.1+deb12u1
 
-install: install-system install-python install-node install-openstack
+.PHONY: install install-system install-kubectl install-python install-node install-openstack test unit demo lab-up lab-down report clean
+
+install: install-system install-kubectl install-python install-node install-openstack
 
 install-system:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -18,6 +22,10 @@ install-system:
 	  echo "[install] apt: $$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
+
+install-kubectl:
+	@command -v kubectl >/dev/null || { echo "[install] apt: $(KUBECTL_DEB)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(KUBECTL_DEB); }
 
 install-python:
 	@[ -x $(PY) ] || python3 -m venv .venv

@@ -14,6 +14,14 @@ def api(ctx):
     return ctx.extras.get("kube")
 
 
+def kubectl(ctx, *args: str) -> str:
+    """The kubectl command an operator would run for the same change, in the inventory's
+    context: plans show it next to the API call they make."""
+    k = ctx.site.kubernetes
+    head = ["kubectl"] + (["--context", k.context] if k is not None and k.context else [])
+    return " ".join(shlex.quote(a) for a in [*head, *args])
+
+
 def restart_kubelet_if_running(ctx, host: str) -> str:
     """Restart kubelet only where one runs (a host without kubelet has nothing to restart)."""
     os = profile(ctx.site, host)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 
-from remediations._kube import api
+from remediations._kube import api, kubectl
 from stackproof.facts.kubernetes import PodFact, parse_pod
 from stackproof.remedy import Call, Plan, RemediationFailed
 
@@ -118,9 +118,9 @@ def plan(ctx, finding) -> Plan:
     pods = pods_to_evict(facts.pods_on(node) if facts else _list_pods(client, node))
     steps = []
     if current is None or not current.unschedulable:
-        steps.append(Call(finding.host, f"PATCH /api/v1/nodes/{node} "
-                          "{\"spec\":{\"unschedulable\":true}}    # kubectl cordon",
-                          lambda: cordon(client, node)))
+        steps.append(Call(finding.host, f"PATCH /api/v1/nodes/{node} (strategic merge) "
+                          "{\"spec\":{\"unschedulable\":true}}    # "
+                          + kubectl(ctx, "cordon", node), lambda: cordon(client, node)))
     budgets = {f"{b.namespace}/{b.name} (allows {b.disruptions_allowed} now)"
                for p in pods for b in (facts.budgets_for(p) if facts else [])}
     emptydir = [f"{p.ref} ({', '.join(p.emptydir_volumes)})" for p in pods if p.emptydir_volumes]
@@ -131,7 +131,8 @@ def plan(ctx, finding) -> Plan:
             what += f"; budgets: {', '.join(sorted(budgets))}"
         if emptydir:
             what += f"; emptyDir data deleted: {', '.join(emptydir)}"
-        what += "    # kubectl drain --ignore-daemonsets --delete-emptydir-data"
+        what += "    # " + kubectl(ctx, "drain", node, "--ignore-daemonsets",
+                                "--delete-emptydir-data")
         steps.append(Call(finding.host, what, lambda: drain(client, node)))
     unmanaged = [p.ref for p in pods if not p.owner_kind]
     blocked = (f"pods no controller owns would be lost: {', '.join(unmanaged)} (kubectl "

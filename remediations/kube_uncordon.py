@@ -2,7 +2,7 @@
 (the strategic-merge patch kubectl sends)."""
 from __future__ import annotations
 
-from remediations._kube import api
+from remediations._kube import api, kubectl
 from stackproof.remedy import Call, Plan
 
 ID = "kube_uncordon"
@@ -19,6 +19,7 @@ def plan(ctx, finding) -> Plan:
         got = client.core.patch_node(node, patch, _request_timeout=10)
         return f"node {node} unschedulable={bool(got.spec.unschedulable)}"
     step = Call(finding.host, f"PATCH /api/v1/nodes/{node} (strategic merge) "
-                f"{{\"spec\":{{\"unschedulable\":null}}}}    # kubectl uncordon {node}", uncordon)
+                f"{{\"spec\":{{\"unschedulable\":null}}}}    # "
+                + kubectl(ctx, "uncordon", node), uncordon)
     return Plan(ID, f"uncordon node {node}", (step,),
                 blocked=None if client else "no Kubernetes API client in this run")

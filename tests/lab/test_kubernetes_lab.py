@@ -42,7 +42,7 @@ def ready_condition(node: dict) -> dict:
 
 def test_the_lab_serves_its_nodes_on_loopback(any_lab, run_suite):
     site = any_lab.site
-    assert kh.api_url(any_lab.state_dir).startswith("http://127.0.0.1:")
+    assert kh.api_url(any_lab.state_dir).startswith("https://127.0.0.1:")
     roles = [p["role"] for p in any_lab.status()["processes"] if p["alive"]]
     assert kh.PROCESS_ROLE in roles
     for node in site.kubernetes.nodes:

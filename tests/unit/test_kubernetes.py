@@ -3,6 +3,7 @@ responses, kubelet facts from the worker's captured files, the checks' findings,
 remediation plans (the token never in a plan); the drain against an in-process stand-in."""
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from pathlib import Path
@@ -285,7 +286,8 @@ def test_cordoned_node_is_uncordoned_through_the_api(seed_site):
     class Api:
         core = Core()
     plan = kube_uncordon.plan(Context(seed_site, Fleet(), {"kube": Api()}), f)
-    assert "kubectl uncordon" in plan.render()
+    assert f"# kubectl --context {seed_site.kubernetes.context} uncordon {WORKER}" in \
+        plan.render()
     assert plan.steps[0].fn() == f"node {WORKER} unschedulable=False"
     assert calls == [(WORKER, {"spec": {"unschedulable": None}})]
 
@@ -325,13 +327,18 @@ def live(seed_site, tmp_path):
     from stackproof.lab.kube.server import StandInServer
     nodes = [NodeConfig(n.name, n.name == "master", str(n.internal_ip))
              for n in seed_site.kubernetes.nodes]
-    server = StandInServer(Cluster(nodes, cluster_id="drain"), "t")
+    from stackproof.lab.kube import tls
+    certs = tls.ensure(tmp_path)            # https with a CA, as the lab serves it
+    server = StandInServer(Cluster(nodes, cluster_id="drain"), "t",
+                           ssl_context=tls.server_context(certs))
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                      daemon=True).start()
     cfg = tmp_path / "kubeconfig"
     cfg.write_text(yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": "homelab",
-        "clusters": [{"name": "c", "cluster": {"server": server.url}}],
+        "clusters": [{"name": "c", "cluster": {
+            "server": server.url,
+            "certificate-authority-data": base64.b64encode(certs.ca.read_bytes()).decode()}}],
         "contexts": [{"name": "homelab", "context": {"cluster": "c", "user": "u"}}],
         "users": [{"name": "u", "user": {"token": "t"}}]}))
     raw = seed_site.model_dump(mode="json", exclude_none=True)
@@ -352,6 +359,10 @@ def test_drain_cordons_evicts_through_budgets_and_leaves_daemonsets(seed_site, l
                            finding)
     assert plan.destructive and "emptyDir data deleted" in plan.render()
     assert "default/web (allows 1 now)" in plan.render()
+    kubectl = f"# kubectl --context {seed_site.kubernetes.context}"
+    assert f"{kubectl} cordon {WORKER}" in plan.render()
+    assert f"{kubectl} drain {WORKER} --ignore-daemonsets --delete-emptydir-data" in \
+        plan.render()
     results = [s.fn() for s in plan.steps]
     assert results[0] == f"node {WORKER} unschedulable=True"
     assert "waited for a PodDisruptionBudget" in results[1]

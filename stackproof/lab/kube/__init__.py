@@ -29,12 +29,20 @@ What is faithful:
   `failed to validate nodeIP: node IP: "<ip>" not found in the host's network interfaces`;
   Unknown when the host is gone.
 
-What is not: watches, server-side apply, protobuf/CBOR, other resources, RBAC (one bearer
-token), admission beyond what is listed, NoExecute evictions after tolerationSeconds;
+- what the real kubectl needs (`get nodes -o wide`, `describe node`, `cordon`, `uncordon`,
+  `drain`, `get pods -A -o wide`, from Debian's 1.20 to 1.33): https with a per-lab CA
+  (kubectl sends a token over https only), discovery in both forms, server-side Tables,
+  node events and leases, and the DaemonSets drain looks up.
+
+What is not: watches, server-side apply, protobuf/CBOR, OpenAPI (a 404: `kubectl explain`
+fails as against a server without it), other resources, RBAC (one bearer token),
+admission beyond what is listed, NoExecute evictions after tolerationSeconds;
 timings are lab-short (a replacement pod is Ready after ~1 s, a deleted pod gone after
 ~0.5 s).
 
 Modules: selectors (label/field selectors), patch (the three patch types), objects (wire
 objects and Status), workloads (what runs on the cluster), kubelet (kubelet's view of a lab
-host), cluster (state and controllers), server (HTTP), hook (`kube_hook(lab, site)`).
+host), cluster (state and controllers), events (kubelet's node events), apps (DaemonSets),
+discovery, negotiate (Accept), tables (server-side printing), tls (the lab's CA), server
+(HTTPS), hook (`kube_hook(lab, site)`).
 """

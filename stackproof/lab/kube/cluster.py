@@ -21,8 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
+from stackproof.lab.kube import apps
 from stackproof.lab.kube import objects as ob
 from stackproof.lab.kube import patch as patchmod
+from stackproof.lab.kube.events import EventLog
 from stackproof.lab.kube.kubelet import KubeletView
 from stackproof.lab.kube.objects import ApiError, not_found, rfc3339
 from stackproof.lab.kube.selectors import (SelectorError, match_fields, match_labels,
@@ -37,6 +39,10 @@ POD_FIELDS = {"metadata.name", "metadata.namespace", "spec.nodeName", "spec.rest
 PDB_FIELDS = {"metadata.name", "metadata.namespace"}
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 STATUS_REPOST = 60.0          # kubelet re-posts an unchanged status this often (seconds)
+LEASE_RENEW = 10.0            # kubelet renews its node lease this often (seconds)
+LEASE_DURATION = 40
+LEASE_NAMESPACE = "kube-node-lease"
+LEASE_FIELDS = {"metadata.name", "metadata.namespace"}
 
 
 def _selectors(label_selector: str | None, field_selector: str | None, fields):
@@ -83,6 +89,8 @@ class NodeRec:
     status: dict = field(default_factory=dict)
     posted_at: float = 0.0
     transitions: dict[str, str] = field(default_factory=dict)
+    renewed_at: float | None = None    # kubelet's last node lease renewal
+    lease_rv: int = 0
 
 
 @dataclass
@@ -120,6 +128,7 @@ class Cluster:
         self.lock = threading.RLock()
         self._observe_lock = threading.Lock()
         self.rv = 1000
+        self.events = EventLog(self._bump, clock)
         self.rng = random.Random(cluster_id)
         self.kernel = os.uname().release
         self.arch = _arch()
@@ -169,8 +178,15 @@ class Cluster:
             with ThreadPoolExecutor(max_workers=min(8, len(recs) or 1)) as pool:
                 views = dict(zip((r.cfg.name for r in recs), pool.map(look, recs)))
             with self.lock:
+                now = self.clock()
                 for name, view in views.items():
-                    self._post_status(self.nodes[name], view)
+                    rec = self.nodes[name]
+                    # a running kubelet renews its lease whatever it posts as Ready
+                    if view.ready != "Unknown" and (rec.renewed_at is None or
+                                                    now - rec.renewed_at >= LEASE_RENEW):
+                        rec.renewed_at = now
+                        rec.lease_rv = self._bump()
+                    self._post_status(rec, view)
                 self.observed_at = self.clock()
                 if self._seeded:
                     self._reconcile()
@@ -194,6 +210,9 @@ class Cluster:
                 rec.transitions["Ready"] = stamp
         elif old.ready != view.ready:
             rec.transitions["Ready"] = stamp
+            if view.ready in ("True", "False"):      # kubelet's own event about its node
+                self.events.node_event(rec.cfg.name, "NodeReady" if view.ready == "True"
+                                       else "NodeNotReady")
             if "Unknown" in (old.ready, view.ready):
                 rec.transitions.update({t: stamp for t in ("MemoryPressure", "DiskPressure",
                                                            "PIDPressure")})
@@ -545,6 +564,10 @@ class Cluster:
                     del meta[k]
             meta["resourceVersion"] = cur_meta["resourceVersion"]
             new_ms = {"metadata": meta, "spec": spec}
+            was = bool(rec.meta_spec["spec"].get("unschedulable"))
+            if bool(spec.get("unschedulable")) != was:   # kubelet sees it and says so
+                self.events.node_event(name, "NodeSchedulable" if was else
+                                       "NodeNotSchedulable")
             if new_ms != rec.meta_spec:
                 rec.meta_spec = new_ms
                 meta["resourceVersion"] = str(self._bump())
@@ -720,6 +743,86 @@ class Cluster:
             if b is None:
                 raise not_found("poddisruptionbudgets", name, "policy")
             return self.budget_object(b)
+
+    # --- DaemonSets (apps/v1) ----------------------------------------------------------------
+    def daemonset_object(self, w: Workload, *, item: bool = False) -> dict:
+        pods = [p for p in self.pods.values() if p.workload is w and self._live(p)]
+        return apps.daemonset_object(
+            w, created=self.created + 20, rv=str(max([p.rv for p in pods] or [1])),
+            desired=len(self.nodes), current=len({p.node for p in pods if p.node}),
+            ready=sum(1 for p in pods if self.pod_ready(p)), item=item)
+
+    def list_daemonsets(self, namespace: str | None = None, label_selector: str | None = None,
+                        field_selector: str | None = None) -> tuple[list[dict], str]:
+        lreq, freq = _selectors(label_selector, field_selector, PDB_FIELDS)
+        self.refresh()
+        with self.lock:
+            self._reconcile()
+            out = []
+            for w in self.workloads:
+                fields = {"metadata.name": w.name, "metadata.namespace": w.namespace}
+                if w.kind == "DaemonSet" and namespace in (None, w.namespace) and \
+                        match_labels(lreq, apps.selector_labels(w.labels)) and \
+                        match_fields(freq, fields.__getitem__):
+                    out.append(self.daemonset_object(w, item=True))
+            return out, str(self.rv)
+
+    def get_daemonset(self, namespace: str, name: str) -> dict:
+        with self.lock:
+            self._reconcile()
+            w = next((w for w in self.workloads if w.kind == "DaemonSet" and
+                      w.namespace == namespace and w.name == name), None)
+            if w is None:
+                raise not_found("daemonsets", name, "apps")
+            return self.daemonset_object(w)
+
+    # --- node leases (coordination.k8s.io/v1, kube-node-lease) --------------------------------
+    def lease_object(self, name: str, *, item: bool = False) -> dict:
+        rec = self.nodes[name]
+        meta = rec.meta_spec["metadata"]
+        body: dict = {"kind": "Lease", "apiVersion": "coordination.k8s.io/v1", "metadata": {
+            "name": name, "namespace": LEASE_NAMESPACE,
+            "uid": ob.stable_uuid(self.cluster_id, "lease", name),
+            "resourceVersion": str(rec.lease_rv or meta["resourceVersion"]),
+            "creationTimestamp": meta["creationTimestamp"],
+            "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": name,
+                                 "uid": meta["uid"]}]},
+            "spec": {"holderIdentity": name, "leaseDurationSeconds": LEASE_DURATION}}
+        if rec.renewed_at is not None:
+            body["spec"]["renewTime"] = ob.micro_time(rec.renewed_at)
+        if item:
+            del body["kind"], body["apiVersion"]
+        return body
+
+    def list_leases(self, namespace: str | None = None, label_selector: str | None = None,
+                    field_selector: str | None = None) -> tuple[list[dict], str]:
+        lreq, freq = _selectors(label_selector, field_selector, LEASE_FIELDS)
+        self.refresh()
+        with self.lock:
+            out = []
+            if namespace in (None, LEASE_NAMESPACE):
+                for name in self.nodes:
+                    fields = {"metadata.name": name, "metadata.namespace": LEASE_NAMESPACE}
+                    if match_labels(lreq, {}) and match_fields(freq, fields.__getitem__):
+                        out.append(self.lease_object(name, item=True))
+            return out, str(self.rv)
+
+    def get_lease(self, namespace: str, name: str) -> dict:
+        self.refresh()
+        with self.lock:
+            if namespace != LEASE_NAMESPACE or name not in self.nodes:
+                raise not_found("leases", name, "coordination.k8s.io")
+            return self.lease_object(name)
+
+    # --- events ------------------------------------------------------------------------------
+    def list_events(self, namespace: str | None = None, label_selector: str | None = None,
+                    field_selector: str | None = None) -> tuple[list[dict], str]:
+        with self.lock:
+            return self.events.list(namespace, label_selector, field_selector), str(self.rv)
+
+    def get_event(self, namespace: str, name: str) -> dict:
+        with self.lock:
+            return self.events.get(namespace, name)
 
     # --- eviction (the policy/v1 Eviction subresource) ---------------------------------------
     def evict(self, namespace: str, name: str, body, dry_run: bool = False) -> dict:

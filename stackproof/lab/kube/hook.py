@@ -10,15 +10,21 @@
 2. The API stand-in (`server.py`) starts on the root side, bound to a free port on
    127.0.0.1 (it writes the port to <state>/kube/port), recorded with `lab.record_process`
    so `lab down` stops it. Its config names each node's lab host and that host's init PID.
-3. <state>/kube/kubeconfig (mode 0600): context `site.kubernetes.context`, a bearer token
-   the stand-in requires. The lab inventory points `kubernetes.kubeconfig` at it.
+   It serves https with a CA and serving certificate made for this lab (`tls.py`): kubectl
+   sends a bearer token over https only.
+3. <state>/kube/kubeconfig (mode 0600): context `site.kubernetes.context`, the lab CA as
+   `certificate-authority-data` (as kubeadm's admin.conf), a bearer token the stand-in
+   requires. The lab inventory points `kubernetes.kubeconfig` at it; the real kubectl works
+   with it unchanged (`KUBECONFIG=<state>/kube/kubeconfig kubectl get nodes -o wide`).
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
 import shlex
+import ssl
 import subprocess
 import sys
 import time
@@ -28,6 +34,7 @@ from pathlib import Path
 
 import yaml
 
+from stackproof.lab.kube import tls as tlsmod
 from stackproof.lab.shell import NsShell
 from stackproof.render import kubelet as rk
 from stackproof.site import Site
@@ -94,7 +101,12 @@ def api_token(state_dir: Path) -> str:
 
 def api_url(state_dir: Path) -> str:
     port = (kube_dir(state_dir) / "port").read_text().strip()
-    return f"http://127.0.0.1:{port}"
+    return f"https://127.0.0.1:{port}"
+
+
+def ssl_context(state_dir: Path) -> ssl.SSLContext:
+    """Verifies the stand-in against this lab's CA."""
+    return tlsmod.client_context(tlsmod.files(kube_dir(state_dir)).ca)
 
 
 def api_request(state_dir: Path, method: str, path: str, body=None,
@@ -106,7 +118,8 @@ def api_request(state_dir: Path, method: str, path: str, body=None,
                                           "Content-Type": content_type,
                                           "Accept": "application/json"})
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with urllib.request.urlopen(req, timeout=timeout,
+                                    context=ssl_context(state_dir)) as resp:
             return resp.status, json.loads(resp.read() or b"null")
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"null")
@@ -170,11 +183,13 @@ def _node_configs(lab, site: Site) -> list[dict]:
     return out
 
 
-def kubeconfig_text(site: Site, url: str, token: str) -> str:
+def kubeconfig_text(site: Site, url: str, token: str, ca_pem: bytes) -> str:
     ctx = context_name(site)
     return yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config",
-        "clusters": [{"name": ctx, "cluster": {"server": url}}],
+        "clusters": [{"name": ctx, "cluster": {
+            "certificate-authority-data": base64.b64encode(ca_pem).decode(),
+            "server": url}}],
         "contexts": [{"name": ctx, "context": {"cluster": ctx, "user": f"{ctx}-admin"}}],
         "current-context": ctx,
         "users": [{"name": f"{ctx}-admin", "user": {"token": token}}],
@@ -185,7 +200,9 @@ def start_standin(lab, site: Site, secret: dict) -> subprocess.Popen:
     d = kube_dir(lab.state_dir)
     port_file = d / "port"
     port_file.unlink(missing_ok=True)
+    tls = tlsmod.ensure(d)
     config = {"cluster_id": lab.lab_id, "token": secret["api_token"],
+              "tls": {"ca": str(tls.ca), "cert": str(tls.cert), "key": str(tls.key)},
               "nodes": _node_configs(lab, site), "port_file": str(port_file),
               "request_log": str(d / "requests.log"), "poll_interval": 1.0}
     _write_private(d / "config.json", json.dumps(config, indent=1))
@@ -243,8 +260,9 @@ def kube_hook(lab, site: Site) -> None:
     t = time.monotonic()
     start_standin(lab, site, secret)
     url = api_url(lab.state_dir)
+    ca_pem = tlsmod.files(d).ca.read_bytes()
     _write_private(kubeconfig_path(lab.state_dir), kubeconfig_text(site, url,
-                                                                  secret["api_token"]))
+                                                                  secret["api_token"], ca_pem))
     states = wait_nodes_ready(lab, site)
     lab.say(f"Kubernetes API stand-in on {url} ({len(states)} nodes Ready, "
             f"{time.monotonic() - t:.1f} s); kubeconfig {kubeconfig_path(lab.state_dir)}")

@@ -30,6 +30,11 @@ def rfc3339(t: float | None = None) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if t is None else t))
 
 
+def micro_time(t: float) -> str:
+    """metav1.MicroTime, as a lease's renewTime is written."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e6):06d}Z"
+
+
 def stable_uuid(*parts: str) -> str:
     return str(uuid.UUID(hashlib.sha1("/".join(parts).encode()).hexdigest()[:32]))
 

@@ -1,6 +1,9 @@
-"""The HTTP face of the API stand-in: the resource paths the suite and `kubectl drain` use.
+"""The HTTPS face of the API stand-in: the resource paths the suite and kubectl use.
 
-    GET    /version, /api, /apis
+    GET    /version
+    GET    /api, /apis                                APIVersions / APIGroupList, or the
+                                                      aggregated APIGroupDiscoveryList
+    GET    /api/v1, /apis/policy, /apis/policy/v1     APIResourceList / APIGroup
     GET    /api/v1/nodes                              labelSelector, fieldSelector, limit
     GET    /api/v1/nodes/{name}
     PATCH  /api/v1/nodes/{name}                       the three patch content types
@@ -9,6 +12,13 @@
     DELETE /api/v1/namespaces/{ns}/pods/{name}        DeleteOptions body, dryRun
     POST   /api/v1/namespaces/{ns}/pods/{name}/eviction   policy/v1 Eviction
     GET    /apis/policy/v1/poddisruptionbudgets, .../namespaces/{ns}/poddisruptionbudgets[/{name}]
+    GET    /api/v1/events, /api/v1/namespaces/{ns}/events[/{name}]
+    GET    /apis/apps/v1/[namespaces/{ns}/]daemonsets[/{name}]
+    GET    /apis/coordination.k8s.io/v1/[namespaces/kube-node-lease/]leases[/{name}]
+
+Lists and objects of nodes, pods, budgets and events come as a meta.k8s.io Table when the
+Accept header asks for one (`kubectl get`, see tables.py). OpenAPI (/openapi/v2, /openapi/v3)
+is not served: a 404, on which kubectl falls back as it does against a server without it.
 
 Every error is a `Status` with the API server's reason and message. Requests need the
 bearer token of the lab's kubeconfig (401 Unauthorized otherwise). Watches, server-side
@@ -34,9 +44,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from stackproof.lab.kube import discovery
 from stackproof.lab.kube import kubelet as kubeletmod
 from stackproof.lab.kube import objects as ob
+from stackproof.lab.kube import tables
+from stackproof.lab.kube import tls as tlsmod
 from stackproof.lab.kube.cluster import Cluster, NodeConfig, static_observer
+from stackproof.lab.kube.negotiate import Choice, choose
 from stackproof.lab.kube.objects import ApiError
 from stackproof.lab.kube.patch import PATCH_TYPES
 
@@ -50,6 +64,12 @@ ROUTES = [
     (re.compile(r"^/version/?$"), "version"),
     (re.compile(r"^/api/?$"), "api"),
     (re.compile(r"^/apis/?$"), "apis"),
+    (re.compile(r"^/api/(?P<version>v1)/?$"), "resources"),
+    (re.compile(r"^/apis/(?P<group>[a-z0-9.]+)/?$"), "group"),
+    (re.compile(r"^/apis/(?P<group>[a-z0-9.]+)/(?P<version>v[0-9a-z]+)/?$"), "resources"),
+    (re.compile(r"^/api/v1/events$"), "events"),
+    (re.compile(rf"^/api/v1/namespaces/(?P<ns>{_NAME})/events$"), "events"),
+    (re.compile(rf"^/api/v1/namespaces/(?P<ns>{_NAME})/events/(?P<name>{_NAME})$"), "event"),
     (re.compile(r"^/api/v1/nodes$"), "nodes"),
     (re.compile(rf"^/api/v1/nodes/(?P<name>{_NAME})$"), "node"),
     (re.compile(r"^/api/v1/pods$"), "pods"),
@@ -57,12 +77,23 @@ ROUTES = [
     (re.compile(rf"^/api/v1/namespaces/(?P<ns>{_NAME})/pods/(?P<name>{_NAME})$"), "pod"),
     (re.compile(rf"^/api/v1/namespaces/(?P<ns>{_NAME})/pods/(?P<name>{_NAME})/eviction$"),
      "eviction"),
+    (re.compile(r"^/apis/apps/v1/daemonsets$"), "daemonsets"),
+    (re.compile(rf"^/apis/apps/v1/namespaces/(?P<ns>{_NAME})/daemonsets$"), "daemonsets"),
+    (re.compile(rf"^/apis/apps/v1/namespaces/(?P<ns>{_NAME})/daemonsets/(?P<name>{_NAME})$"),
+     "daemonset"),
+    (re.compile(r"^/apis/coordination.k8s.io/v1/leases$"), "leases"),
+    (re.compile(rf"^/apis/coordination.k8s.io/v1/namespaces/(?P<ns>{_NAME})/leases$"),
+     "leases"),
+    (re.compile(rf"^/apis/coordination.k8s.io/v1/namespaces/(?P<ns>{_NAME})/leases/"
+                rf"(?P<name>{_NAME})$"), "lease"),
     (re.compile(r"^/apis/policy/v1/poddisruptionbudgets$"), "pdbs"),
     (re.compile(rf"^/apis/policy/v1/namespaces/(?P<ns>{_NAME})/poddisruptionbudgets$"), "pdbs"),
     (re.compile(rf"^/apis/policy/v1/namespaces/(?P<ns>{_NAME})/poddisruptionbudgets/"
                 rf"(?P<name>{_NAME})$"), "pdb"),
 ]
-METHODS = {"version": {"GET"}, "api": {"GET"}, "apis": {"GET"}, "nodes": {"GET"},
+METHODS = {"version": {"GET"}, "api": {"GET"}, "apis": {"GET"}, "resources": {"GET"},
+           "group": {"GET"}, "events": {"GET"}, "event": {"GET"}, "leases": {"GET"},
+           "lease": {"GET"}, "daemonsets": {"GET"}, "daemonset": {"GET"}, "nodes": {"GET"},
            "node": {"GET", "PATCH"}, "pods": {"GET"}, "pod": {"GET", "DELETE"},
            "eviction": {"POST"}, "pdbs": {"GET"}, "pdb": {"GET"}}
 
@@ -106,12 +137,15 @@ class Handler(BaseHTTPRequestHandler):
         if log is not None:
             log(f"{self.command} {self.path.split('?')[0]} {args[1] if len(args) > 1 else ''}")
 
-    def _send(self, code: int, body: dict) -> None:
+    def _send(self, code: int, body: dict, content_type: str = "application/json",
+              headers: dict | None = None) -> None:
         data = json.dumps(body, separators=(",", ":")).encode()
         self.send_response(code)
         self.send_header("Audit-Id", str(uuid.uuid4()))
         self.send_header("Cache-Control", "no-cache, private")
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -156,8 +190,9 @@ class Handler(BaseHTTPRequestHandler):
             if query.get("watch") in ("1", "true"):
                 raise ApiError(400, "BadRequest", "watch is not served by the stackproof lab "
                                "API stand-in")
+            self.answer: dict = {}
             code, body = getattr(self, f"_do_{route}")(params, query)
-            self._send(code, body)
+            self._send(code, body, **self.answer)
         except ApiError as exc:
             self._send(exc.code, exc.body())
         except Exception as exc:          # a bug here must still answer like an API server
@@ -170,19 +205,65 @@ class Handler(BaseHTTPRequestHandler):
     def _do_version(self, params, query):
         return 200, VERSION
 
+    def _accept(self, *, table: bool = False, discovery_doc: bool = False) -> Choice:
+        got = choose(self.headers.get("Accept"), table=table, discovery=discovery_doc)
+        if got is None:
+            raise ApiError(406, "NotAcceptable", "only the following media types are "
+                           "accepted: application/json, application/yaml, "
+                           "application/vnd.kubernetes.protobuf")
+        return got
+
+    def _discovery(self, core: bool, legacy: dict):
+        got = self._accept(discovery_doc=True)
+        if got.kind != "discovery":
+            return 200, legacy
+        body = discovery.aggregated(core, got.version)
+        tag = discovery.etag(body)
+        self.answer = {"content_type": discovery.aggregated_content_type(got.version),
+                       "headers": {"Vary": "Accept", "ETag": tag}}
+        return 200, body
+
     def _do_api(self, params, query):
-        return 200, {"kind": "APIVersions", "versions": ["v1"],
-                     "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0",
-                                                     "serverAddress": self.server.address}]}
+        return self._discovery(True, discovery.api_versions(self.server.address))
 
     def _do_apis(self, params, query):
-        return 200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
-            {"name": "policy", "versions": [{"groupVersion": "policy/v1", "version": "v1"}],
-             "preferredVersion": {"groupVersion": "policy/v1", "version": "v1"}}]}
+        return self._discovery(False, discovery.api_group_list())
+
+    def _do_group(self, params, query):
+        self._accept()
+        group = next((g for g in discovery.api_group_list()["groups"]
+                      if g["name"] == params["group"]), None)
+        if group is None:
+            raise ApiError(404, "NotFound", "the server could not find the requested "
+                           "resource", {})
+        return 200, {"kind": "APIGroup", "apiVersion": "v1", **group}
+
+    def _do_resources(self, params, query):
+        self._accept()
+        body = discovery.resource_list(params.get("group") or "", params["version"])
+        if body is None:
+            raise ApiError(404, "NotFound", "the server could not find the requested "
+                           "resource", {})
+        return 200, body
 
     def _list(self, kind: str, api_version: str, items: list[dict], rv: str, query: dict):
+        got = self._accept(table=True)
         page, meta = _paginate(items, query, rv)
+        if got.kind == "table":
+            return 200, tables.table(kind[:-len("List")], api_version, page, meta,
+                                     now=self.cluster.clock(),
+                                     include=query.get("includeObject") or
+                                     "PartialObjectMetadata", version=got.version)
         return 200, {"kind": kind, "apiVersion": api_version, "metadata": meta, "items": page}
+
+    def _one(self, obj: dict, query: dict):
+        got = self._accept(table=True)
+        if got.kind == "table":
+            return 200, tables.table(obj["kind"], obj["apiVersion"], [obj], None,
+                                     now=self.cluster.clock(),
+                                     include=query.get("includeObject") or
+                                     "PartialObjectMetadata", version=got.version)
+        return 200, obj
 
     def _do_nodes(self, params, query):
         items, rv = self.cluster.list_nodes(query.get("labelSelector"),
@@ -192,7 +273,7 @@ class Handler(BaseHTTPRequestHandler):
     def _do_node(self, params, query):
         name = params["name"]
         if self.command == "GET":
-            return 200, self.cluster.get_node(name)
+            return self._one(self.cluster.get_node(name), query)
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
         if ctype not in PATCH_TYPES:
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -213,7 +294,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _do_pod(self, params, query):
         if self.command == "GET":
-            return 200, self.cluster.get_pod(params["ns"], params["name"])
+            return self._one(self.cluster.get_pod(params["ns"], params["name"]), query)
         options = self._body() or {}
         if "gracePeriodSeconds" in query:
             options["gracePeriodSeconds"] = int(query["gracePeriodSeconds"])
@@ -233,7 +314,31 @@ class Handler(BaseHTTPRequestHandler):
         return self._list("PodDisruptionBudgetList", "policy/v1", items, rv, query)
 
     def _do_pdb(self, params, query):
-        return 200, self.cluster.get_budget(params["ns"], params["name"])
+        return self._one(self.cluster.get_budget(params["ns"], params["name"]), query)
+
+    def _do_daemonsets(self, params, query):
+        items, rv = self.cluster.list_daemonsets(params.get("ns"), query.get("labelSelector"),
+                                                 query.get("fieldSelector"))
+        return self._list("DaemonSetList", "apps/v1", items, rv, query)
+
+    def _do_daemonset(self, params, query):
+        return self._one(self.cluster.get_daemonset(params["ns"], params["name"]), query)
+
+    def _do_leases(self, params, query):
+        items, rv = self.cluster.list_leases(params.get("ns"), query.get("labelSelector"),
+                                             query.get("fieldSelector"))
+        return self._list("LeaseList", "coordination.k8s.io/v1", items, rv, query)
+
+    def _do_lease(self, params, query):
+        return self._one(self.cluster.get_lease(params["ns"], params["name"]), query)
+
+    def _do_events(self, params, query):
+        items, rv = self.cluster.list_events(params.get("ns"), query.get("labelSelector"),
+                                             query.get("fieldSelector"))
+        return self._list("EventList", "v1", items, rv, query)
+
+    def _do_event(self, params, query):
+        return self._one(self.cluster.get_event(params["ns"], params["name"]), query)
 
 
 class StandInServer(ThreadingHTTPServer):
@@ -241,10 +346,29 @@ class StandInServer(ThreadingHTTPServer):
     allow_reuse_address = False
 
     def __init__(self, cluster: Cluster, token: str | None, port: int = 0,
-                 request_log=None):
+                 request_log=None, ssl_context=None):
         # loopback only: the stand-in is never reachable from outside the machine
         super().__init__(("127.0.0.1", port), Handler)
         self.cluster, self.token, self.request_log = cluster, token, request_log
+        self.ssl_context = ssl_context
+
+    def finish_request(self, request, client_address):
+        """TLS handshake in the request's own thread, so a slow client never holds accept."""
+        if self.ssl_context is None:
+            return super().finish_request(request, client_address)
+        try:
+            conn = self.ssl_context.wrap_socket(request, server_side=True)
+        except (OSError, ValueError):       # a client that hung up or spoke plain http
+            return
+        try:
+            super().finish_request(conn, client_address)
+        finally:
+            conn.close()
+
+    def handle_error(self, request, client_address):
+        # a client that drops its connection mid-answer is no server error
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
     @property
     def port(self) -> int:
@@ -256,7 +380,7 @@ class StandInServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        return f"http://{self.address}"
+        return f"{'https' if self.ssl_context else 'http'}://{self.address}"
 
 
 def lab_observer(cfg: NodeConfig):
@@ -282,7 +406,11 @@ def build(config: dict) -> tuple[Cluster, StandInServer]:
     if log_path:
         fh = open(log_path, "a", buffering=1)
         log = lambda line: fh.write(line + "\n")  # noqa: E731
-    return cluster, StandInServer(cluster, config.get("token"), request_log=log)
+    tls = config.get("tls")
+    context = tlsmod.server_context(tlsmod.TlsFiles(Path(tls["ca"]), Path(tls["cert"]),
+                                                    Path(tls["key"]))) if tls else None
+    return cluster, StandInServer(cluster, config.get("token"), request_log=log,
+                                  ssl_context=context)
 
 
 def main(argv: list[str] | None = None) -> int:

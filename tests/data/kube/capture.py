@@ -46,7 +46,8 @@ def request(lab, method, path, body=None, content_type="application/json", token
     req = urllib.request.Request(kh.api_url(lab.state_dir) + path, data=data, method=method,
                                  headers=headers)
     try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        with urllib.request.urlopen(req, timeout=10,
+                                    context=kh.ssl_context(lab.state_dir)) as resp:
             return resp.status, resp.headers.get("Content-Type"), json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         return exc.code, exc.headers.get("Content-Type"), json.loads(exc.read())
