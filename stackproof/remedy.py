@@ -16,21 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 from stackproof import report
+from stackproof.finding import Finding  # noqa: F401  (re-exported: checks used to import it here)
 from stackproof.redact import redact
 from stackproof.remote import Fleet, HostUnreachable
 from stackproof.site import Site
 
 log = logging.getLogger("stackproof.remedy")
-
-
-@dataclass(frozen=True)
-class Finding:
-    """A broken fact: which remediation fixes it, where, with what, and why it is broken."""
-    remediation: str
-    host: str
-    message: str
-    params: dict = field(default_factory=dict, hash=False, compare=False)
-    facts: dict = field(default_factory=dict, hash=False, compare=False)
 
 
 # --- plan steps --------------------------------------------------------------------------

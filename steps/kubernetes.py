@@ -10,7 +10,7 @@ from pytest_bdd import given, then
 from fixtures.kube import kube, kube_api  # noqa: F401  (fixtures used by these steps)
 from stackproof.checks import kubernetes as checks
 from stackproof.facts.kubernetes import KubeFacts, KubeUnavailable
-from stackproof.remedy import Finding
+from stackproof.finding import Finding
 
 
 def ensure_kube(remedy, kube: KubeFacts, check: Callable[[], Finding | None]) -> None:
