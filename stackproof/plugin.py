@@ -24,6 +24,9 @@ def pytest_addoption(parser):
                     help="with or without --remediate: show the fixes, touch nothing")
     group.addoption("--allow-destructive", action="store_true",
                     help="let --remediate run fixes that delete and recreate resources")
+    group.addoption("--lock-wait", type=float, default=120.0, metavar="SECONDS",
+                    help="how long a remediation waits for another run's lock on its host "
+                         "(default 120)")
     group.addoption("--node", default=None, metavar="NAME",
                     help="the Kubernetes node the maintenance scenarios act on "
                          "(with -m maintenance)")
@@ -107,6 +110,8 @@ def pytest_terminal_summary(terminalreporter, config):
         for o in remedy.outcomes:
             tr.write_line(f"{o.status.upper():<10} {o.finding.remediation:<24} "
                           f"{o.finding.host:<18} {o.detail}")
+            for b in getattr(o, "backups", ()):
+                tr.write_line(f"    backup {b}")
             if o.plan is not None and o.status in ("planned", "refused"):
                 # the operator decides from the plan itself: show it, redacted
                 from stackproof.redact import redact
