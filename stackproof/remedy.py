@@ -20,6 +20,7 @@ from stackproof import report
 from stackproof.finding import Finding  # noqa: F401  (re-exported: checks used to import it here)
 from stackproof.redact import redact
 from stackproof import hostlock
+from stackproof.facts import FactError, ReadFailed, read_file  # noqa: F401  (for remediations)
 from stackproof.remote import CommandTimeout, Fleet, HostUnreachable
 from stackproof.site import Site
 
@@ -122,6 +123,10 @@ class Context:
     run_id: str = "manual"
     backup_root: str = "/var/backups/stackproof"
 
+    def scratch_path(self, name: str) -> str:
+        """A file a plan feeds to a tool (e.g. `virsh net-define`): unique to this run."""
+        return f"/root/stackproof-{self.run_id}-{name}"
+
     @property
     def backup_dir(self) -> str:
         """This run's backups on every host: <root>/<run id>/<original path>."""
@@ -130,24 +135,6 @@ class Context:
 
 class RemediationFailed(Exception):
     pass
-
-
-class ReadFailed(Exception):
-    """A file could not be read for another reason than not existing: a plan built on it
-    would write a file built from nothing."""
-
-
-def read_file(remote, path: str) -> str | None:
-    """A remote file's text; None only when it does not exist. Any other failure (permission,
-    I/O, a broken connection) raises ReadFailed with the reason, so the plan is blocked."""
-    q = shlex.quote(path)
-    res = remote.run(f"if [ -e {q} ] || [ -L {q} ]; then cat -- {q}; else exit 66; fi")
-    if res.rc == 66:
-        return None
-    if res.rc != 0:
-        raise ReadFailed(f"cannot read {path} on {remote.name}: rc {res.rc}: "
-                         f"{(res.stderr or res.stdout).strip()[:300]}")
-    return res.stdout
 
 
 BACKUP_ROOT = "/var/backups/stackproof"
@@ -228,7 +215,7 @@ def new_run_id() -> str:
 
 
 def _reason(exc: BaseException) -> str:
-    if isinstance(exc, (RemediationFailed, HostUnreachable, CommandTimeout, ReadFailed,
+    if isinstance(exc, (RemediationFailed, HostUnreachable, CommandTimeout, FactError,
                         hostlock.LockError)):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
@@ -265,6 +252,7 @@ class Remedy:
         self._seq = 0
         self._backups: dict[tuple[str, str], int] = {}
         self._written: list[Written] = []
+        self._applied = 0
 
     def register_source(self, source: FactSource) -> None:
         """An API fact cache: dropped with the hosts' facts before every re-verification."""
@@ -276,7 +264,7 @@ class Remedy:
         import pytest
         try:
             finding = check()
-        except (HostUnreachable, CommandTimeout, ReadFailed) as exc:
+        except (HostUnreachable, CommandTimeout, FactError) as exc:
             pytest.fail(str(exc), pytrace=False)
         except Exception as exc:     # an API or parse error: its reason, not a traceback
             pytest.fail(f"{what + ': ' if what else ''}{_reason(exc)}", pytrace=False)
@@ -336,6 +324,9 @@ class Remedy:
         nodeid = self.current_nodeid
         try:
             plan = module.plan(self.ctx, finding)
+        except FactError as exc:
+            # a read that failed (not "does not exist"): no plan is built from nothing
+            return Outcome(finding, None, "refused", f"plan blocked: {exc}", nodeid)
         except Exception as exc:
             return Outcome(finding, None, "failed", f"no plan: {_reason(exc)}", nodeid)
         report.attach_text(f"plan: {plan.remediation}", plan.render())
@@ -350,7 +341,7 @@ class Remedy:
                            "--allow-destructive to apply (see the plan)", nodeid)
         ssh_hosts = {s.host for s in plan.steps if not isinstance(s, Call)}
         self._lock(ssh_hosts, locks)
-        self._written = []
+        self._written, self._applied = [], 0
         try:
             transcript = self._apply(plan)
         except _Failed as exc:
@@ -384,6 +375,7 @@ class Remedy:
         for step in plan.steps:
             try:
                 self._apply_step(step, lines)
+                self._applied += 1
             except _Failed:
                 raise
             except Exception as exc:
@@ -445,7 +437,7 @@ class Remedy:
             what = f"restored {w.path} on {w.host}" if w.backup else \
                 f"removed new file {w.path} on {w.host}"
             done.append(what if ok else f"FAILED to restore {w.path} on {w.host}: {why}")
-        if self._written:
+        if self._written or self._applied:
             for step in plan.rollback:
                 try:
                     res = self.fleet[step.host].run(step.command)

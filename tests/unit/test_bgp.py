@@ -43,9 +43,12 @@ class Captured(ReplayCache):
         return CommandResult(file, int(rc.read_text()) if rc.exists() else 0, p.read_text(),
                              err.read_text() if err.exists() else "")
 
+    def put_file(self, path: str, content: str, mode: int = 0o600) -> None:
+        self.uploaded = (path, content)      # reload_diff's intended config, over SFTP
+
     def run(self, command: str) -> CommandResult:
         self.commands_run += 1
-        if command.startswith("t=$(mktemp"):          # reload_diff: --test of a temp file
+        if command.startswith("t=/tmp/stackproof-frr-"):   # reload_diff: --test of a temp file
             assert "--test" in command
             return self.output("frr-reload-test")
         assert command in self._by_command, f"unexpected command on {self.name}: {command}"

@@ -286,11 +286,11 @@ def test_not_kept_for_boot_and_the_plans_that_keep_them(lab_seed, tmp_path):
                          "reboot")
     before, xml, define = fip_route.plan(ctx(lab_seed, hv), f).steps
     assert before.command == ("virsh -q -c qemu:///system net-dumpxml --inactive k3snat > "
-                              "/root/stackproof-k3snat-routes.xml.before")
-    assert xml.path == "/root/stackproof-k3snat-routes.xml"
+                              "/root/stackproof-manual-k3snat-routes.xml.before")
+    assert xml.path == "/root/stackproof-manual-k3snat-routes.xml"
     assert xml.content == text("healthy", HV, "net-k3snat.xml")
     assert define.command == ("virsh -q -c qemu:///system net-define "
-                              "/root/stackproof-k3snat-routes.xml")
+                              "/root/stackproof-manual-k3snat-routes.xml")
 
 
 def test_rhel_plan_writes_route_dev_file(seed_site):
