@@ -50,4 +50,7 @@ def plan(ctx, finding) -> Plan:
         # iburst selects the source within seconds: wait for it (rc 1 = not yet, tolerated)
         steps.append(Run(host, "chronyc waitsync 20 0 0 1", "wait for the new source",
                          ok_rc=(0, 1)))
-    return Plan(ID, f"{summary} on {host}", tuple(steps))
+    # a restart that fails after the write: the old file is restored, then chrony restarted
+    return Plan(ID, f"{summary} on {host}", tuple(steps),
+                rollback=(Run(host, os.service(os.chrony_service, "restart"),
+                              "chrony on its previous configuration"),))

@@ -22,7 +22,10 @@ _SCRIPT = """\
 f={path}
 mkdir -p "$(dirname "$f")" 2>/dev/null
 exec 9>>"$f" || exit 74
-if ! flock -w {wait} 9; then echo BUSY; cat "$f"; exit {busy}; fi
+if ! flock -n 9; then
+  echo WAITING
+  if ! flock -w {wait} 9; then echo BUSY; cat "$f"; exit {busy}; fi
+fi
 printf '%s since=%s remote_pid=%s\\n' {info} "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$$" > "$f"
 echo LOCKED
 cat >/dev/null
@@ -47,7 +50,7 @@ def holder_info(run_id: str) -> str:
 def parse_busy(output: str) -> str:
     """The holder line from a BUSY answer ('' when the holder wrote none yet)."""
     lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
-    if lines and lines[0] == "BUSY":
+    while lines and lines[0] in ("WAITING", "BUSY"):
         lines = lines[1:]
     return lines[0] if lines else ""
 
@@ -57,6 +60,7 @@ class HostLock:
     """The lock on one host, held by one open channel."""
     host: str
     channel: object
+    waited: bool = False        # another run held it first: its fix may have landed meanwhile
 
     def release(self) -> None:
         chan = self.channel
@@ -85,7 +89,7 @@ def acquire(remote, run_id: str, wait: float, path: str = LOCK_PATH) -> HostLock
             out += chan.recv(4096)
         text = out.decode(errors="replace")
         if "LOCKED\n" in text:
-            return HostLock(remote.name, chan)
+            return HostLock(remote.name, chan, waited="WAITING\n" in text)
         if chan.exit_status_ready() and not chan.recv_ready():
             rc = chan.recv_exit_status()
             err = b""

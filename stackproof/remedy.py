@@ -302,6 +302,15 @@ class Remedy:
                     self._lock([finding.host], locks)
                 except HostUnreachable:
                     pass     # nothing over SSH can change it then; the plan decides
+                if any(lock.waited for lock in locks.values()):
+                    # another run held the host: look again before planning on old facts
+                    self.fleet[finding.host].invalidate() if finding.host in self.site.hosts \
+                        else None
+                    for source in self.sources:
+                        source.invalidate()
+                    if check() is None:
+                        return Outcome(finding, None, "remediated", "fixed meanwhile by the "
+                                       "run that held the host's lock", self.current_nodeid)
             return self._plan_apply_verify(module, finding, check, locks)
         except hostlock.LockError as exc:
             return Outcome(finding, None, "failed", str(exc), self.current_nodeid)

@@ -134,6 +134,7 @@ def test_a_second_run_waits_then_names_the_holder(remote, tmp_path, host_name):
             hostlock.acquire(other, "run-two", 1, path)
         msg = str(err.value)
         assert "run=run-one" in msg and f"pid={os.getpid()}" in msg and "since=" in msg
+        assert held.waited is False
         # a waiter gets the lock as soon as the holder lets go
         got = {}
         t = threading.Thread(target=lambda: got.setdefault(
@@ -142,7 +143,7 @@ def test_a_second_run_waits_then_names_the_holder(remote, tmp_path, host_name):
         held.release()
         held = None
         t.join(40)
-        assert "lock" in got
+        assert "lock" in got and got["lock"].waited is True
         got["lock"].release()
     finally:
         if held is not None:
@@ -168,6 +169,31 @@ def test_the_engine_fails_a_locked_host_with_the_holder(remote, tmp_path, host_n
     out = ensure_outcome(eng, lambda: None if target.exists() else
                          Finding("write_it", name, "missing"))
     assert out.status == "remediated" and target.read_text() == "new\n"
+
+
+def test_after_waiting_for_the_lock_the_fact_is_checked_again(remote, tmp_path, host_name):
+    site, name = host_name
+    target = tmp_path / "g.conf"
+    planned = []
+    mod = module("write_it", lambda ctx, f: planned.append(1) or Plan(
+        "write_it", "write", (WriteFile(name, str(target), "mine\n", "w"),)))
+    eng = engine(site, remote, tmp_path, [mod], lock_wait=30, run_id="waiter")
+    holder = Remote(name, remote.spec)
+    lock = hostlock.acquire(holder, "fixer", 5, str(tmp_path / "lock"))
+
+    def the_other_run_fixes_it():
+        target.write_text("theirs\n")
+        lock.release()
+    timer = threading.Timer(1.0, the_other_run_fixes_it)
+    timer.start()
+    try:
+        out = ensure_outcome(eng, lambda: None if target.exists() else
+                             Finding("write_it", name, "missing"))
+    finally:
+        timer.join()
+        holder.close()
+    assert out.status == "remediated" and "meanwhile" in out.detail
+    assert planned == [] and target.read_text() == "theirs\n"
 
 
 # --- rollback, backups, no tracebacks ---------------------------------------------------------
