@@ -53,6 +53,24 @@ def module(id_, plan, verify_timeout=1.0):
                                  plan=plan)
 
 
+def wait_for_waiter(seconds: int, deadline: float = 60.0) -> None:
+    """Until a `flock -w <seconds>` waits (its host shares our PID namespace): the other
+    side lets go only once the waiter really waits. `seconds` is unique per test."""
+    import time
+    end = time.monotonic() + deadline
+    want = ["flock", "-w", str(seconds), "9"]
+    while time.monotonic() < end:
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                    if fh.read().split(b"\0")[:4] == [w.encode() for w in want]:
+                        return
+            except OSError:
+                continue
+        time.sleep(0.1)
+    raise AssertionError(f"no `flock -w {seconds}` waiter within {deadline} s")
+
+
 def ensure_outcome(eng, check):
     """One ensure(): the outcome, whether it passed or failed the step."""
     try:
@@ -138,8 +156,9 @@ def test_a_second_run_waits_then_names_the_holder(remote, tmp_path, host_name):
         # a waiter gets the lock as soon as the holder lets go
         got = {}
         t = threading.Thread(target=lambda: got.setdefault(
-            "lock", hostlock.acquire(other, "run-two", 30, path)))
+            "lock", hostlock.acquire(other, "run-two", 31, path)))
         t.start()
+        wait_for_waiter(31)
         held.release()
         held = None
         t.join(40)
@@ -177,14 +196,15 @@ def test_after_waiting_for_the_lock_the_fact_is_checked_again(remote, tmp_path, 
     planned = []
     mod = module("write_it", lambda ctx, f: planned.append(1) or Plan(
         "write_it", "write", (WriteFile(name, str(target), "mine\n", "w"),)))
-    eng = engine(site, remote, tmp_path, [mod], lock_wait=30, run_id="waiter")
+    eng = engine(site, remote, tmp_path, [mod], lock_wait=37, run_id="waiter")
     holder = Remote(name, remote.spec)
     lock = hostlock.acquire(holder, "fixer", 5, str(tmp_path / "lock"))
 
     def the_other_run_fixes_it():
+        wait_for_waiter(37)
         target.write_text("theirs\n")
         lock.release()
-    timer = threading.Timer(1.0, the_other_run_fixes_it)
+    timer = threading.Thread(target=the_other_run_fixes_it)
     timer.start()
     try:
         out = ensure_outcome(eng, lambda: None if target.exists() else
