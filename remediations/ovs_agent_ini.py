@@ -31,4 +31,4 @@ def plan(ctx, finding) -> Plan:
     return Plan(ID, f"fix {path} and restart {AGENT_SERVICE} on {host}", (
         WriteFile(host, path, new, why, mode=None if current is not None else "0640", validate=VALIDATE),
         Run(host, os.service(AGENT_SERVICE, "restart"), "the agent reads its ini at start"),
-    ))
+    ), rollback=(Run(host, os.service(AGENT_SERVICE, "restart"), "back on the old ini"),))

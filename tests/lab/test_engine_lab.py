@@ -40,8 +40,12 @@ def test_a_hung_command_fails_only_its_host_within_the_timeout(seed_lab, run_sui
     from stackproof.lab import faults
     inv = At(inventory_with(seed_lab, tmp_path, command_timeout=SHORT_TIMEOUT))
     host = fault(seed_lab, "remote-command-hangs")
+    import time
+    started = time.monotonic()
     hung = run_suite(inv, *BGP, timeout=900)               # the run ends on its own
     failed = hung.failed()
+    print(f"hung {host}: rc {hung.rc} in {time.monotonic() - started:.1f} s, "
+          f"failed {sorted(failed)}")
     assert hung.rc == 1 and failed, hung.output
     assert all(t.endswith(f"[{host}]") for t in failed), hung.output   # others stay green
     assert f"timed out after {SHORT_TIMEOUT} s: vtysh" in hung.output
@@ -63,6 +67,7 @@ def test_a_restart_that_fails_after_the_write_is_rolled_back(seed_lab, run_suite
     assert line.startswith("FAILED"), run.output
     assert "start refused" in line and f"rolled back: restored {conf} on {host}" in line, line
     # the file is the one from before the plan, and its backup sits in this run's directory
+    print(line)
     assert shell.sh(f"cat {conf}").stdout == before
     backups = shell.sh(f"ls /var/backups/stackproof/*{conf}").stdout.split()
     assert backups and shell.sh(f"cat {backups[-1]}").stdout == before
@@ -78,6 +83,10 @@ def test_two_concurrent_remediations_end_green_or_name_the_lock(seed_lab, fault,
     procs = [subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True) for _ in range(2)]
     outs = [p.communicate(timeout=900)[0] for p in procs]
+    for p, out in zip(procs, outs):
+        lines = [ln for ln in out.splitlines() if "frr_" in ln and ("REMEDIATED" in ln
+                                                                    or "FAILED" in ln)]
+        print(f"run rc {p.returncode}: {lines}")
     for p, out in zip(procs, outs):
         assert p.returncode == 0 or "locked by another stackproof run" in out, out
         assert "stackproof-new" not in out and "cannot access" not in out, out
