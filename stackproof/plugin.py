@@ -110,13 +110,17 @@ def pytest_terminal_summary(terminalreporter, config):
         for o in remedy.outcomes:
             tr.write_line(f"{o.status.upper():<10} {o.finding.remediation:<24} "
                           f"{o.finding.host:<18} {o.detail}")
-            for b in getattr(o, "backups", ()):
-                tr.write_line(f"    backup {b}")
             if o.plan is not None and o.status in ("planned", "refused"):
                 # the operator decides from the plan itself: show it, redacted
                 from stackproof.redact import redact
                 for line in redact(o.plan.render()).splitlines():
                     tr.write_line(f"    {line}")
+    backups = [(o, b) for o in remedy.outcomes for b in getattr(o, "backups", ())]
+    if backups:
+        # one line per remediation above; the files it replaced, kept per run, here
+        tr.section("stackproof backups")
+        for o, b in backups:
+            tr.write_line(f"{o.finding.remediation:<24} {b}")
     counts = remedy.fleet.counts()
     if counts:
         tr.section("stackproof remote commands per host")

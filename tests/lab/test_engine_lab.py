@@ -71,7 +71,8 @@ def test_a_restart_that_fails_after_the_write_is_rolled_back(seed_lab, run_suite
     assert shell.sh(f"cat {conf}").stdout == before
     backups = shell.sh(f"ls /var/backups/stackproof/*{conf}").stdout.split()
     assert backups and shell.sh(f"cat {backups[-1]}").stdout == before
-    assert f"backup {host}:/var/backups/stackproof/" in run.output
+    assert "stackproof backups" in run.output
+    assert f"chrony_config            {host}:/var/backups/stackproof/" in run.output
     assert not shell.sh("ls /etc/chrony").stdout.count(".stackproof-")   # no temp file left
 
 
