@@ -49,5 +49,7 @@ def plan(ctx, finding) -> Plan:
                            f"instances_path = {path} in [DEFAULT]"))
     name = nova_compute_service(ctx.site, host)
     steps.append(Run(host, restart(ctx.site, host, name), "nova-compute reads it at start"))
+    # a restart that fails on the new nova.conf: the old file back, nova-compute on it again
     return Plan(ID, f"make {path} nova:nova 0755 on {host}, set it in nova.conf, restart "
-                f"{name}", tuple(steps))
+                f"{name}", tuple(steps),
+                rollback=(Run(host, restart(ctx.site, host, name), "back on the old nova.conf"),))

@@ -33,6 +33,9 @@ def pytest_addoption(parser):
     group.addoption("--stackproof-json", default=None, metavar="FILE",
                     help="write the run's compliance report (one record per check and "
                          "host) as JSON")
+    group.addoption("--lock-wait", type=float, default=120.0, metavar="SECONDS",
+                    help="how long a remediation waits for another run's lock on its host "
+                         "(default 120)")
     group.addoption("--node", default=None, metavar="NAME",
                     help="the Kubernetes node the maintenance scenarios act on "
                          "(with -m maintenance)")
@@ -175,6 +178,12 @@ def pytest_terminal_summary(terminalreporter, config):
                 from stackproof.redact import redact
                 for line in redact(o.plan.render()).splitlines():
                     tr.write_line(f"    {line}")
+    backups = [(o, b) for o in remedy.outcomes for b in getattr(o, "backups", ())]
+    if backups:
+        # one line per remediation above; the files it replaced, kept per run, here
+        tr.section("stackproof backups")
+        for o, b in backups:
+            tr.write_line(f"{o.finding.remediation:<24} {b}")
     counts = remedy.fleet.counts()
     if counts:
         tr.section("stackproof remote commands per host")
