@@ -18,6 +18,7 @@ import paramiko
 import testinfra.host
 from testinfra.backend.paramiko import IgnorePolicy, ParamikoBackend
 
+from stackproof.bastion import bastion_command
 from stackproof.site import Site, SshSpec
 
 log = logging.getLogger("stackproof.remote")
@@ -83,7 +84,7 @@ class VerifiedParamikoBackend(ParamikoBackend):
         if spec.proxy_command and "sock" not in cfg:
             cfg["sock"] = paramiko.ProxyCommand(spec.proxy_command)
         if spec.bastion and "sock" not in cfg:
-            cfg["sock"] = paramiko.ProxyCommand(bastion_command(spec.bastion))
+            cfg["sock"] = paramiko.ProxyCommand(bastion_command(spec))
         if spec.identity_file:
             cfg["key_filename"] = _expand(spec.identity_file)
         if spec.verify_host_key:
@@ -99,12 +100,6 @@ class VerifiedParamikoBackend(ParamikoBackend):
     @client.deleter
     def client(self):
         self.__dict__.pop("_client", None)
-
-
-def bastion_command(bastion: str) -> str:
-    user_host, _, port = bastion.partition(":")
-    port_opt = f"-p {shlex.quote(port)} " if port else ""
-    return f"ssh {port_opt}-W %h:%p {shlex.quote(user_host)}"
 
 
 def _expand(path: str | None) -> str | None:

@@ -71,6 +71,14 @@ class SshSpec(Strict):
     verify_host_key: bool = True
     connect_timeout: float = Field(10.0, gt=0)
 
+    @field_validator("bastion")
+    @classmethod
+    def _bastion(cls, value):
+        if value is not None:
+            from stackproof.bastion import parse_bastion
+            parse_bastion(value)        # BastionError (a ValueError): one field error
+        return value
+
 
 class Range(Strict):
     start: IPv4
