@@ -530,7 +530,7 @@ def _show(value) -> str:
     if isinstance(value, dict):
         return "(a mapping)"
     if isinstance(value, (list, tuple)):
-        return _SHORT.repr(value) if len(value) <= 8 else "(a list)"
+        return _clip(_SHORT.repr(value), 80) if len(value) <= 8 else "(a list)"
     if value is None:
         return "null"
     if value == "":
