@@ -15,10 +15,11 @@ expanded to millions of values once something walked or formatted it.
 """
 from __future__ import annotations
 
-MAX_BYTES = 256 * 1024       # an inventory is a few KiB; PyYAML parses ~1 MiB/s here
+MAX_BYTES = 64 * 1024        # a 100-host site is ~30 KiB; PyYAML (pure Python, for the
+                             # depth bound) reads ~100 KiB/s: the bound keeps a load < 1 s
 MAX_DEPTH = 24               # the deepest real field is 5 levels down
 MAX_DIGITS = 64              # an ASN, a port, a timeout: a few digits
-MAX_VALUES = 50_000          # a site of a thousand hosts is ~30,000 values
+MAX_VALUES = 50_000          # 64 KiB of plain YAML holds ~10,000: more comes from aliases
 
 
 class Unusable:

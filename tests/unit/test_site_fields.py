@@ -82,3 +82,14 @@ def test_an_unknown_key_with_control_characters_is_escaped(inventory):
 def test_the_seed_values_still_load(inventory):
     _, site = inventory
     assert site.openstack is None or site.openstack.instances_path.startswith("/")
+
+
+def test_an_oversized_file_is_refused_before_parsing(tmp_path):
+    from stackproof import inventory_limits
+    from stackproof.site import load_site
+    big = tmp_path / "big.yml"
+    big.write_text("# padding\n" * (inventory_limits.MAX_BYTES // 10 + 1))
+    with pytest.raises(InventoryError) as err:
+        load_site(big)
+    (line,) = err.value.problems
+    assert line.startswith("(file): ") and "larger than" in line
