@@ -27,7 +27,8 @@ IfName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]*$", max_leng
 def _no_control(value):
     # a newline in a value that lands in an ini file or a command starts a new section
     # or command: no control character anywhere in free text
-    if isinstance(value, str) and any(ord(c) < 0x20 or 0x7f <= ord(c) < 0xa0 for c in value):
+    if isinstance(value, str) and any(ord(c) < 0x20 or 0x7f <= ord(c) < 0xa0
+                                      or c in "\u2028\u2029" for c in value):
         raise ValueError("holds a control character (newline, tab, escape...)")
     return value
 

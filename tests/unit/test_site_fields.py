@@ -35,6 +35,7 @@ def _set(data, path: str, value):
      "should match pattern"),
     ("openstack.external_network.name", "ext<net>", "not allowed in a name"),
     ("openstack.tenant_network.name", "tenant\x1b[31m", "control character"),
+    ("openstack.region", "RegionOne\u2028[x]", "control character"),
     ("openstack.router", "r]\n[x", "control character"),
     ("openstack.cloud", "cloud=x", "not allowed in a name"),
     ("ssh.user", "root\nProxyCommand touch /tmp/x", "should match pattern"),
