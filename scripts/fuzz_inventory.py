@@ -33,6 +33,7 @@ def main() -> int:
     counts: Counter[str] = Counter()
     examples: dict[str, list[str]] = {"crash": [], "slow": []}
     slowest = [0.0]
+    t0 = time.monotonic()
 
     @seed(args.seed)
     @settings(max_examples=args.cases, deadline=None, database=None, phases=[Phase.generate],
@@ -44,6 +45,10 @@ def main() -> int:
         took = time.perf_counter() - started
         slowest[0] = max(slowest[0], took)
         counts[kind] += 1
+        done = sum(counts[k] for k in ("ok", "field errors", "crash"))
+        if done % 1000 == 0:
+            print(f"  ... {done} cases, {time.monotonic() - t0:.0f} s", file=sys.stderr,
+                  flush=True)
         if kind == "crash" and len(examples["crash"]) < 5:
             examples["crash"].append(detail)
         if took > args.slow:
@@ -52,7 +57,6 @@ def main() -> int:
                 examples["slow"].append(f"{took:.2f} s: {kind}: {detail[:120]} "
                                         f"({len(text)} chars)")
 
-    t0 = time.monotonic()
     one()
     total = sum(counts[k] for k in ("ok", "field errors", "crash"))
     print(f"{total} cases in {time.monotonic() - t0:.0f} s: ok {counts['ok']}, "
