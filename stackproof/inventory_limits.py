@@ -5,10 +5,12 @@ PyYAML's recursive composer (RecursionError), a number past Python's 4300-digit 
 PyYAML's int() raise ValueError, and an alias bomb (a few lines of `&a [*b, *b, ...]`)
 expanded to millions of values once something walked or formatted it.
 
-- The YAML loader (site._UniqueKeyLoader) composes at most MAX_DEPTH levels: a deeper
-  collection becomes `Unusable("nested deeper than ...")`, and a number of more than
-  MAX_DIGITS digits becomes `Unusable("a number of N digits")`. An Unusable is no valid
-  value for any field, so validation names the field it sits in.
+- The text is at most MAX_BYTES, and `[`/`{` nest at most MAX_DEPTH levels in it
+  (`flow_depth_problem`, before any YAML parser: PyYAML's scanner is quadratic in them).
+- The YAML loader (site.py) turns a number of more than MAX_DIGITS digits into
+  `Unusable("a number of N characters")`, and the pure-Python one (no libyaml) composes at
+  most MAX_DEPTH levels, a deeper collection becoming `Unusable("nested deeper ...")`.
+  An Unusable is no valid value for any field, so validation names the field it sits in.
 - `expansion_problem(data)` walks the loaded data as a validator would, aliases expanded,
   with a budget of MAX_VALUES values and MAX_DEPTH levels, and names the field where the
   budget ran out.
