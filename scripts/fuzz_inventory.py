@@ -3,8 +3,9 @@
 `load_site_text`, with the strategies of the unit fuzz test (tests/unit/inventory_mutations.py).
 
 Prints the counts: ok (a Site), field errors (InventoryError, every line naming a field),
-crashes (anything else, or a problem line that names no field), slow (over --slow seconds,
-counted whatever the outcome). Exit 1 if there was a crash or a slow case.
+crashes (anything else, or a problem line that names no field), slow (over --slow seconds
+twice in a row, whatever the outcome: one slow run on a shared CPU is noise, and is counted
+apart). Exit 1 if there was a crash or a slow case.
 
     python scripts/fuzz_inventory.py [--cases 10000] [--slow 1.0] [--seed 0]
 """
@@ -52,6 +53,12 @@ def main() -> int:
         if kind == "crash" and len(examples["crash"]) < 5:
             examples["crash"].append(detail)
         if took > args.slow:
+            # a shared CPU stalls any process now and then: slow means slow twice
+            again = time.perf_counter()
+            outcome(text)
+            if time.perf_counter() - again <= args.slow:
+                counts["slow once"] += 1
+                return
             counts["slow"] += 1
             if len(examples["slow"]) < 5:
                 examples["slow"].append(f"{took:.2f} s: {kind}: {detail[:120]} "
@@ -61,7 +68,8 @@ def main() -> int:
     total = sum(counts[k] for k in ("ok", "field errors", "crash"))
     print(f"{total} cases in {time.monotonic() - t0:.0f} s: ok {counts['ok']}, "
           f"field errors {counts['field errors']}, crashes {counts['crash']}, "
-          f"slow (> {args.slow:g} s) {counts['slow']}; slowest {slowest[0]:.2f} s")
+          f"slow (> {args.slow:g} s twice) {counts['slow']}; slow once then fast "
+          f"{counts['slow once']}; slowest first run {slowest[0]:.2f} s")
     for kind, lines in examples.items():
         for line in lines:
             print(f"  {kind}: {line}")

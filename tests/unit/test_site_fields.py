@@ -94,3 +94,11 @@ def test_an_oversized_file_is_refused_before_parsing(tmp_path):
         load_site(big)
     (line,) = err.value.problems
     assert line.startswith("(file): ") and "larger than" in line
+
+
+def test_an_unknown_key_with_a_colon_keeps_the_line_unambiguous(inventory):
+    data, _ = inventory
+    bad = copy.deepcopy(data)
+    bad["bgp"]["a: b"] = 1
+    (line,) = _problems(bad)
+    assert line == "bgp.a\\x3a\\x20b: 1: unknown field"

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from inventory_mutations import mutated_inventory, outcome  # tests/unit is on sys.path
 
 
-@settings(max_examples=150, deadline=timedelta(seconds=4), derandomize=True, database=None,
+@settings(max_examples=150, deadline=timedelta(seconds=10), derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.large_base_example])
 @given(mutated_inventory)
