@@ -1,7 +1,7 @@
 """`stackproof` command line.
 
     stackproof check|fix|plan --inventory FILE [--json FILE] [-- PYTEST ARGS]
-    stackproof lab up      --inventory FILE [--state-dir DIR] [--no-daemons]
+    stackproof lab up      --inventory FILE [--state-dir DIR] [--no-daemons] [--bastion HOST]
     stackproof lab down    --inventory FILE [--state-dir DIR] [--keep-files]
     stackproof lab status  --inventory FILE [--state-dir DIR] [--json]
     stackproof lab break   FAULT [--host H] --inventory FILE
@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
                        "(default: /var/tmp/stackproof-lab/<lab id>)")
 
     up = sub.add_parser("up", parents=[where], help="create the lab")
+    up.add_argument("--bastion", metavar="HOST",
+                    help="bastion mode: the lab inventory reaches every other host through "
+                         "`bastion: HOST` (OpenSSH -W; sshd listening on the lab hosts)")
     up.add_argument("--no-daemons", action="store_true",
                     help="hosts and wiring only: do not load stackproof.lab.daemons hooks")
     down = sub.add_parser("down", parents=[where], help="remove everything the lab made")
@@ -81,7 +84,8 @@ def _lab(args, *, daemons: bool = True, for_down: bool = False):
     if not args.inventory:
         raise CliError("no inventory: pass --inventory FILE or set STACKPROOF_INVENTORY")
     try:
-        return Lab(args.inventory, args.state_dir, daemons=daemons)
+        return Lab(args.inventory, args.state_dir, daemons=daemons,
+                   bastion=getattr(args, "bastion", None))
     except InventoryError:
         # a lab must stay removable when its inventory was since broken or deleted
         if for_down:

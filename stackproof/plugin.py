@@ -167,27 +167,38 @@ def pytest_terminal_summary(terminalreporter, config):
     remedy = config.stash.get(REMEDY_KEY, None)
     if remedy is None:
         return
+    from stackproof.redact import redact
+    # every line of this summary goes through redact: a remediation's detail may quote a
+    # command or a file line that holds a secret
     tr = terminalreporter
+
+    def section(title: str) -> None:
+        tr.section(redact(title))
+
+    def line(text: str) -> None:
+        for part in redact(text).splitlines() or [""]:
+            tr.write_line(part)
+
     if remedy.outcomes:
-        tr.section("stackproof remediations")
+        section("stackproof remediations")
         for o in remedy.outcomes:
-            tr.write_line(f"{o.status.upper():<10} {o.finding.remediation:<24} "
-                          f"{o.finding.host:<18} {o.detail}")
+            line(f"{o.status.upper():<10} {o.finding.remediation:<24} "
+                 f"{o.finding.host:<18} {o.detail}")
             if o.plan is not None and o.status in ("planned", "refused"):
-                # the operator decides from the plan itself: show it, redacted
-                from stackproof.redact import redact
-                for line in redact(o.plan.render()).splitlines():
-                    tr.write_line(f"    {line}")
+                # the operator decides from the plan itself: show it (redacted whole first,
+                # so a secret spanning lines, a PEM block, is seen as one)
+                for plan_line in redact(o.plan.render()).splitlines():
+                    line(f"    {plan_line}")
     backups = [(o, b) for o in remedy.outcomes for b in getattr(o, "backups", ())]
     if backups:
         # one line per remediation above; the files it replaced, kept per run, here
-        tr.section("stackproof backups")
+        section("stackproof backups")
         for o, b in backups:
-            tr.write_line(f"{o.finding.remediation:<24} {b}")
+            line(f"{o.finding.remediation:<24} {b}")
     counts = remedy.fleet.counts()
     if counts:
-        tr.section("stackproof remote commands per host")
+        section("stackproof remote commands per host")
         for host, n in sorted(counts.items()):
-            tr.write_line(f"{host:<24} {n}")
+            line(f"{host:<24} {n}")
         elapsed = time.monotonic() - config.stash[STARTED_KEY]
-        tr.write_line(f"total {sum(counts.values())} commands, {elapsed:.1f} s")
+        line(f"total {sum(counts.values())} commands, {elapsed:.1f} s")

@@ -11,10 +11,15 @@ readable (`rabbit://openstack:***@controller:5672/`, `--token ***`, `sha256:***`
   `X-Auth-Token`, `token:` in a kubeconfig or a kubeadm JoinConfiguration);
 - HTTP credentials (`Authorization: Bearer ***`, `X-Auth-Token: ***`, `X-Subject-Token: ***`);
 - FRR/Cisco-style secrets (`neighbor X password ***`, `password ***`, `md5 ***`);
+- nova `fixed_key`, kubeadm `certificateKey` / `--certificate-key` and the key kubeadm prints
+  after `Using certificate key:`, ceph secrets (`key = AQ...`), libvirt `passwd=...` and
+  `<password>...</password>`, `mysql -pX`, `sshpass -p X`, and a YAML secret whose value
+  is on the next lines (plain or a `|`/`>` block scalar);
 - kubeadm bootstrap tokens (`abcdef.***`: the public token id stays), `sha256:<64 hex>`
   CA cert hashes (`@sha256:` image digests stay), keystone fernet tokens, JWTs;
 - PEM private keys of every kind (RSA, EC, OPENSSH, PKCS#8, encrypted, PGP), also inside
-  JSON strings and also base64-wrapped (a kubeconfig's `client-key-data`).
+  JSON strings and also base64-encoded (a kubeconfig's `client-key-data`), also when
+  `base64`/`openssl base64` wrapped that over lines.
 
 `redact` is idempotent: `redact(redact(t)) == redact(t)`.
 
@@ -41,7 +46,8 @@ MASK = "***"
 _SECRET_KEY_END = (
     r"(?:pass(?:word|wd|phrase)|secret|token|authorization"
     r"|api[_-]?key|access[_-]?key|secret[_-]?key|private[_-]?key|privatekey"
-    r"|auth[_-]?key|key[_-]data|[_-]pass|\.key|credentials?)"
+    r"|auth[_-]?key|key[_-]data|[_-]pass|\.key|credentials?"
+    r"|fixed[_-]?key|certificate[_-]?key)"   # nova/castellan [key_manager]; kubeadm
 )
 _KEY = r"[A-Za-z0-9_.\-]{0,64}" + _SECRET_KEY_END  # bounded: no quadratic backtracking
 _SECRET_KEY_RE = re.compile(r"^[A-Za-z0-9_.\-]*" + _SECRET_KEY_END + r"$", re.IGNORECASE)
@@ -85,17 +91,34 @@ def _pem_sub(m: re.Match) -> str:
 
 # base64 of "-----BEGIN" (kubeconfig client-key-data, k8s Secret data): decode the head and
 # mask the whole blob only when it is a PRIVATE key (certificates are public).
-_B64_PEM = re.compile(r"LS0tLS1CRUdJTi[A-Za-z0-9+/]{8,}={0,2}")
+_B64_PEM = re.compile(
+    r"LS0tLS1CRUdJTi[A-Za-z0-9+/]{8,}={0,2}(?:\r?\n[ \t]*[A-Za-z0-9+/]{1,512}={0,2})*")
+
+
+_B64_WRAP_WIDTHS = (64, 76)   # openssl base64, coreutils base64
 
 
 def _b64_pem_sub(m: re.Match) -> str:
-    blob = m.group(0)
-    head = blob[: min(len(blob), 96) // 4 * 4]
+    """Mask a base64 PEM private key, also when `base64`/`openssl base64` wrapped it over
+    lines (76 or 64 columns): a continuation line belongs to the blob while the line before
+    it was as long as the first one (the wrap width); the rest is ordinary text, kept."""
+    lines = m.group(0).splitlines(keepends=True)
+    first = lines[0].rstrip("\r\n")
+    blob_end = 1
+    wrapped = len(first) in _B64_WRAP_WIDTHS
+    while (wrapped and blob_end < len(lines) and
+           len(lines[blob_end - 1].strip()) == len(first)):
+        blob_end += 1
+    head = first[: min(len(first), 96) // 4 * 4]
     try:
         decoded = base64.b64decode(head)
     except (binascii.Error, ValueError):
-        return blob
-    return MASK if b"PRIVATE KEY" in decoded else blob
+        return m.group(0)
+    if b"PRIVATE KEY" not in decoded:
+        return m.group(0)
+    # keep the line break after the blob: it ends the blob's last line
+    tail_nl = "\n" if blob_end < len(lines) else ""
+    return MASK + tail_nl + "".join(lines[blob_end:])
 
 
 # --- URLs --------------------------------------------------------------------------------
@@ -144,7 +167,7 @@ def _quoted_kv_sub(m: re.Match) -> str:
 # the value is the rest of the line, because ini values may hold spaces.
 _LINE_KV = re.compile(
     r"^(?P<pre>[ \t]*(?:[#;][ \t]*)?(?:-[ \t]+)?(?:export[ \t]+)?" + _KEY
-    + r"[ \t]*(?:=|:(?=[ \t]))[ \t]*)(?P<val>\S(?:.*\S)?)[ \t]*$",
+    + r"[ \t]*(?:=|:(?=[ \t]))[ \t]*)(?![|>][-+0-9]{0,2}[ \t]*$)(?P<val>\S(?:.*\S)?)[ \t]*$",
     re.IGNORECASE | re.MULTILINE,
 )
 
@@ -187,13 +210,92 @@ def _value_sub(m: re.Match) -> str:
 # --- free-standing token shapes -------------------------------------------------------
 # kubeadm bootstrap token `[a-z0-9]{6}.[a-z0-9]{16}`: the 6-char id is public (it names the
 # bootstrap-token-<id> Secret), the 16-char part is the secret.
-_BOOTSTRAP = re.compile(r"(?<![\w.\-])(?P<id>[a-z0-9]{6})\.[a-z0-9]{16}(?![\w.\-])")
+# A trailing `.`/`-` that ends a sentence or a quote still ends the token (`...abcdef.`).
+_BOOTSTRAP = re.compile(
+    r"(?<![\w.\-])(?P<id>[a-z0-9]{6})\.[a-z0-9]{16}(?![\w]|[.\-][\w])")
 # CA cert hashes; `name@sha256:...` is a container image digest, not a secret.
 _SHA256 = re.compile(r"(?<!@)\b(?P<pre>sha256:)[0-9a-fA-F]{64}\b")
 # keystone fernet tokens (base64url of 0x80 + timestamp: always `gAAAAA`).
 _FERNET = re.compile(r"\bgAAAAA[A-Za-z0-9_\-]{20,}={0,2}")
 # JWTs (kubernetes service-account tokens, keystone JWS): header.payload.signature.
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*")
+
+# --- more secret shapes -------------------------------------------------------------------
+# A ceph secret (keyring `key = AQ...`, `ceph auth get-key`, libvirt's ceph secret value):
+# base64 of a 28-byte CryptoKey (type 1 little-endian = `AQ`, created, len 16, 16 bytes).
+_CEPH_KEY = re.compile(r"(?<![A-Za-z0-9+/])AQ[A-Za-z0-9+/]{36}==(?![A-Za-z0-9+/=])")
+# kubeadm prints the certificate key on the line after `Using certificate key:`.
+_CERT_KEY_OUTPUT = re.compile(r"(?P<pre>\bcertificate key:[ \t]*\r?\n[ \t]*)[0-9a-fA-F]{64}\b",
+                              re.IGNORECASE)
+# XML elements named like a secret: `<password>x</password>`, `<secret type='x'>v</secret>`.
+_XML_ELEMENT = re.compile(
+    r"(?P<pre><(?P<tag>" + _KEY + r")(?:[ \t][^<>]{0,512})?>)(?P<val>[^<]+)(?=</(?P=tag)>)",
+    re.IGNORECASE)
+# mysql/mariadb client `-pSECRET` (attached: a bare `-p` prompts, `-P` is the port).
+_MYSQL_CMD = re.compile(
+    r"(?<![\w./-])(?:/usr/(?:local/)?s?bin/|/s?bin/)?"
+    r"(?:mysql|mysqldump|mysqladmin|mysqlcheck|mysqlimport|mysqlshow|mariadb(?:-dump|-admin)?)"
+    r"(?=[ \t])[^\n|;&]*")
+_MYSQL_P = re.compile(r"(?P<pre>(?<=[ \t])-p)(?P<val>'[^']*'|\"[^\"]*\"|[^\s'\"]+)")
+
+
+def _mysql_sub(m: re.Match) -> str:
+    return _MYSQL_P.sub(_value_sub, m.group(0))
+
+
+# `sshpass [-f F|-d N|-P P|-e|-v] -p SECRET cmd ...`: only sshpass's own options come first.
+_SSHPASS = re.compile(
+    r"(?P<pre>(?<![\w.-])(?:\S*/)?sshpass(?:[ \t]+-(?:[fdP][ \t]*\S+|[ehvV]\S*))*[ \t]+-p[ \t]*)"
+    r"(?P<val>'[^']*'|\"[^\"]*\"|[^\s'\"]+)")
+
+# YAML: a secret-named key whose value starts on the next line (plain or a `|`/`>` block
+# scalar): every more-indented line after it is the value.
+_YAML_KEY_LINE = re.compile(
+    r"^(?P<ind>[ \t]*(?:-[ \t]+)?)(?P<q>[\"']?)" + _KEY
+    + r"(?P=q)[ \t]*:[ \t]*(?P<block>[|>][-+0-9]{0,2})?[ \t]*(?:#[^\n]*)?$",
+    re.IGNORECASE | re.MULTILINE)
+# a nested mapping or sequence under the key (`bootstrapToken:` then `token: ...`) is
+# structure, not the secret: its own keys are redacted by the other rules
+_YAML_STRUCTURE = re.compile(r"[ \t]*(?:-(?:[ \t]|$)|[\"']?[\w.\-/]+[\"']?[ \t]*:(?:[ \t]|$))")
+
+
+def _yaml_blocks(text: str) -> str:
+    out: list[str] = []
+    pos = 0
+    for m in _YAML_KEY_LINE.finditer(text):
+        if m.start() < pos:          # inside a value already masked
+            continue
+        key_col = len(m.group("ind").expandtabs())
+        i = m.end() + 1              # the line after the key
+        if i > len(text):
+            continue
+        if not m.group("block") and _YAML_STRUCTURE.match(text, i):
+            continue
+        out.append(text[pos:i])
+        pos = i
+        while pos < len(text):
+            nl = text.find("\n", pos)
+            end = len(text) if nl < 0 else nl
+            line = text[pos:end]
+            body = line.lstrip(" \t")
+            indent = line[: len(line) - len(body)]
+            if body and len(indent.expandtabs()) <= key_col:
+                break                # a sibling or parent key: the value ended
+            out.append(indent + (MASK if body.strip() else body) + text[end:end + 1])
+            pos = end + 1
+    out.append(text[pos:])
+    return "".join(out)
+
+
+class _Func:
+    """A rule that is a function of the whole text (same interface as a compiled regex)."""
+
+    def __init__(self, fn: Callable[[str], str]):
+        self.fn = fn
+
+    def sub(self, _repl, text: str) -> str:
+        return self.fn(text)
+
 
 # Order: multi-line blocks first, then the most specific shapes, then the generic key forms.
 # Each rule has trigger substrings (lower case): the rule runs only when the text holds one.
@@ -203,6 +305,7 @@ _KEY_WORDS = ("pass", "secret", "token", "key", "authoriz", "credential")
 _RULES: list[tuple[tuple[str, ...], re.Pattern, str | Callable[[re.Match], str]]] = [
     (("private key",), _PEM, _pem_sub),
     (("ls0tls1crudjti",), _B64_PEM, _b64_pem_sub),
+    (_KEY_WORDS, _Func(_yaml_blocks), ""),
     (("://",), _URL_USERINFO, _url_sub),
     (("authorization",), _AUTH_HEADER, _value_sub),
     (("-token",), _TOKEN_HEADER, _value_sub),
@@ -212,6 +315,11 @@ _RULES: list[tuple[tuple[str, ...], re.Pattern, str | Callable[[re.Match], str]]
     (_KEY_WORDS, _INLINE_EQ, _value_sub),
     (_KEY_WORDS, _CLI_FLAG, _value_sub),
     (("password", "md5", "authentication-key"), _FRR, _value_sub),
+    (("aq",), _CEPH_KEY, MASK),
+    (("certificate key",), _CERT_KEY_OUTPUT, lambda m: f"{m.group('pre')}{MASK}"),
+    (("</",), _XML_ELEMENT, _value_sub),
+    (("mysql", "mariadb"), _MYSQL_CMD, _mysql_sub),
+    (("sshpass",), _SSHPASS, _value_sub),
     ((".",), _BOOTSTRAP, lambda m: f"{m.group('id')}.{MASK}"),
     (("sha256:",), _SHA256, lambda m: f"{m.group('pre')}{MASK}"),
     (("gaaaaa",), _FERNET, lambda m: f"gAAAAA{MASK}"),

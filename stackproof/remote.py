@@ -19,6 +19,7 @@ import paramiko
 import testinfra.host
 from testinfra.backend.paramiko import IgnorePolicy, ParamikoBackend
 
+from stackproof.bastion import bastion_command
 from stackproof.site import Site, SshSpec
 
 log = logging.getLogger("stackproof.remote")
@@ -96,7 +97,7 @@ class VerifiedParamikoBackend(ParamikoBackend):
         if spec.proxy_command and "sock" not in cfg:
             cfg["sock"] = paramiko.ProxyCommand(spec.proxy_command)
         if spec.bastion and "sock" not in cfg:
-            cfg["sock"] = paramiko.ProxyCommand(bastion_command(spec.bastion))
+            cfg["sock"] = paramiko.ProxyCommand(bastion_command(spec))
         if spec.identity_file:
             cfg["key_filename"] = _expand(spec.identity_file)
         if spec.verify_host_key:
@@ -158,12 +159,6 @@ def _is_key_problem(exc: Exception) -> bool:
     """A host key that does not verify is no transient error: never retried."""
     return isinstance(exc, paramiko.BadHostKeyException) or \
         "not found in known_hosts" in str(exc)
-
-
-def bastion_command(bastion: str) -> str:
-    user_host, _, port = bastion.partition(":")
-    port_opt = f"-p {shlex.quote(port)} " if port else ""
-    return f"ssh {port_opt}-W %h:%p {shlex.quote(user_host)}"
 
 
 def _expand(path: str | None) -> str | None:

@@ -7,18 +7,56 @@ expected (`InventoryError`).
 from __future__ import annotations
 
 import ipaddress
+import reprlib
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
-                      field_validator, model_validator)
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field,
+                      ValidationError, field_validator, model_validator)
+
+from stackproof import inventory_limits as limits
 
 IPv4 = ipaddress.IPv4Address
 IPv4Net = ipaddress.IPv4Network
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=63)]
 IfName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]*$", max_length=15)]
+
+
+def _no_control(value):
+    # a newline in a value that lands in an ini file or a command starts a new section
+    # or command: no control character anywhere in free text
+    if isinstance(value, str) and any(ord(c) < 0x20 or 0x7f <= ord(c) < 0xa0
+                                      or c in "\u2028\u2029" for c in value):
+        raise ValueError("holds a control character (newline, tab, escape...)")
+    return value
+
+
+def _absolute(value):
+    if isinstance(value, str) and not value.startswith("/"):
+        raise ValueError("must be an absolute path")
+    return value
+
+
+def _no_markup(value):
+    bad = sorted({c for c in value if c in _MARKUP}) if isinstance(value, str) else []
+    if bad:
+        raise ValueError(f"holds {' '.join(bad)}: not allowed in a name that lands in ini "
+                         "or XML files")
+    return value
+
+
+_MARKUP = "<>&\"'[]=#;"
+# Free text (OpenStack names, a cloud name, a context): one line, no ini/XML markup.
+Text = Annotated[str, AfterValidator(_no_control), AfterValidator(_no_markup),
+                 Field(min_length=1, max_length=255)]
+# A file path on this machine (`~` allowed) and a path on a host (absolute only).
+LocalPath = Annotated[str, AfterValidator(_no_control), Field(min_length=1, max_length=4096)]
+HostPath = Annotated[str, AfterValidator(_no_control), AfterValidator(_absolute),
+                     Field(min_length=1, max_length=4096, pattern=r"^[^\s\"'=;#]*$")]
+# A name that lands in an ini value list (`physnet:bridge,...`) or an XML attribute.
+IniName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=64)]
 
 
 def _mac_from_yaml(value):
@@ -60,19 +98,30 @@ class _Problems(ValueError):
 
 class SshSpec(Strict):
     """How to reach a host. Host keys are verified unless `verify_host_key: false`."""
-    user: str = "root"
+    user: str = Field("root", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$")
     port: int = Field(22, ge=1, le=65535)
-    address: str | None = None          # default: the host's own address
-    identity_file: str | None = None
-    ssh_config: str | None = None
-    proxy_command: str | None = None
+    # default: the host's own address; a name or an address, never an option
+    address: str | None = Field(None, pattern=r"^[A-Za-z0-9:][A-Za-z0-9.:-]{0,252}$")
+    identity_file: LocalPath | None = None
+    ssh_config: LocalPath | None = None
+    proxy_command: Annotated[str, AfterValidator(_no_control),
+                             Field(min_length=1, max_length=4096)] | None = None
     bastion: str | None = None          # user@host[:port], becomes a ProxyCommand
-    known_hosts: str | None = None
+    known_hosts: LocalPath | None = None
     verify_host_key: bool = True
-    connect_timeout: float = Field(10.0, gt=0)
+    # finite and bounded: it becomes int() seconds for paramiko and OpenSSH
+    connect_timeout: float = Field(10.0, gt=0, le=3600, allow_inf_nan=False)
     # a remote command still running after this fails its scenario (`timed out after N s`)
-    command_timeout: float = Field(60.0, gt=0, le=86400)
+    command_timeout: float = Field(60.0, gt=0, le=86400, allow_inf_nan=False)
     keepalive_interval: int = Field(15, ge=0, le=3600)   # SSH keepalives; 0 = none
+
+    @field_validator("bastion")
+    @classmethod
+    def _bastion(cls, value):
+        if value is not None:
+            from stackproof.bastion import parse_bastion
+            parse_bastion(value)        # BastionError (a ValueError): one field error
+        return value
 
 
 class Range(Strict):
@@ -193,11 +242,11 @@ class BridgeRef(Strict):
 
 
 class ExternalNetwork(Strict):
-    name: str
+    name: Text
     cidr: IPv4Net
     gateway: IPv4
     pool: Range
-    physical_network: str = "physnet1"
+    physical_network: IniName = "physnet1"   # lands in bridge_mappings / flat_networks
     gateway_on: BridgeRef
 
     @model_validator(mode="after")
@@ -211,18 +260,18 @@ class ExternalNetwork(Strict):
 
 
 class TenantNetwork(Strict):
-    name: str
+    name: Text
     cidr: IPv4Net
 
 
 class OpenStack(Strict):
-    cloud: str
-    region: str = "RegionOne"
-    instances_path: str = "/var/lib/nova/instances"
+    cloud: Text
+    region: Text = "RegionOne"
+    instances_path: HostPath = "/var/lib/nova/instances"   # lands in nova.conf
     external_network: ExternalNetwork
     tenant_network: TenantNetwork
-    router: str
-    clouds_yaml: str | None = None      # a clouds.yaml that holds `cloud` (default: the usual places)
+    router: Text
+    clouds_yaml: LocalPath | None = None      # a clouds.yaml that holds `cloud` (default: the usual places)
 
 
 class KubeNode(Strict):
@@ -233,9 +282,10 @@ class KubeNode(Strict):
 
 
 class Kubernetes(Strict):
-    context: str | None = None
-    kubeconfig: str | None = None
-    api_endpoint: str | None = None
+    context: Text | None = None
+    kubeconfig: LocalPath | None = None
+    api_endpoint: Annotated[str, AfterValidator(_no_control),
+                            Field(pattern=r"^\S+$", max_length=2048)] | None = None
     nodes: list[KubeNode]
 
 
@@ -463,8 +513,16 @@ def _path(loc: tuple) -> str:
         elif p == "[key]" or str(p).startswith(("function-", "json-or-python")):
             continue
         else:
-            out += f".{p}" if out else str(p)
+            # a key's own `:` or space would make the line's `path: value` ambiguous
+            p = _clip(str(p), 40).replace(":", "\\x3a").replace(" ", "\\x20")
+            out += f".{p}" if out else p
     return out
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    """One printable line of at most `limit` characters: control characters escaped."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[: limit * 4 + 4])
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _join(base: str, sub: str) -> str:
@@ -474,17 +532,25 @@ def _join(base: str, sub: str) -> str:
 
 
 def _show(value) -> str:
-    """A value for a one-line message: scalars as written, containers summarized."""
+    """A value for a one-line message: scalars as written, containers summarized. Bounded
+    work whatever the value (an alias bomb is never formatted whole, a 4000-digit number
+    never converted in full)."""
     if isinstance(value, dict):
         return "(a mapping)"
-    if isinstance(value, list):
-        text = repr(value)
-        return text if len(text) <= 60 else "(a list)"
+    if isinstance(value, (list, tuple)):
+        return _clip(_SHORT.repr(value), 80) if len(value) <= 8 else "(a list)"
     if value is None:
         return "null"
     if value == "":
         return "''"
-    return " ".join(str(value).split())
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return "(a number of more than 60 digits)"
+    return _clip(" ".join(str(value)[:1000].split()))
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxstring, _SHORT.maxother = \
+    2, 4, 4, 20, 20
 
 
 def _format_pydantic(exc: ValidationError) -> list[str]:
@@ -516,15 +582,25 @@ def _format_pydantic(exc: ValidationError) -> list[str]:
 def parse_site(data: dict, source: str = "<inventory>") -> Site:
     if not isinstance(data, dict):
         raise InventoryError(source, ["(top level): expected a mapping"])
+    # bounded work before validation walks it: an alias bomb or a deep chain is one line
+    problem = limits.expansion_problem(data)
+    if problem:
+        raise InventoryError(source, [problem])
     try:
         return Site.model_validate(data)
     except ValidationError as exc:
         raise InventoryError(source, _format_pydantic(exc)) from None
+    except (RecursionError, ValueError, TypeError, OverflowError) as exc:
+        # not expected after the bounds above; still one line, never a traceback
+        raise InventoryError(source, [f"(top level): cannot be validated: "
+                                      f"{_clip(type(exc).__name__ + ': ' + str(exc))}"]) from None
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A YAML loader that rejects a key given twice in one mapping; PyYAML keeps the last one
-    silently, so a copied host block with its name left unchanged would vanish."""
+class _InventoryConstructor:
+    """Construction shared by both loaders: a key given twice in one mapping is an error
+    (PyYAML keeps the last one silently, so a copied host block with its name left unchanged
+    would vanish), and a number of more than MAX_DIGITS digits is Unusable (int() of one
+    past 4300 digits raises ValueError)."""
 
     def construct_mapping(self, node, deep=False):
         seen: dict = {}
@@ -543,17 +619,92 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             seen[key] = key_node.start_mark.line + 1
         return super().construct_mapping(node, deep)
 
+    def construct_yaml_int(self, node):
+        text = self.construct_scalar(node)
+        if sum(c.isdigit() for c in text) > limits.MAX_DIGITS:
+            return limits.Unusable(f"a number of {len(text)} characters")
+        return super().construct_yaml_int(node)
+
+
+class _UniqueKeyLoader(_InventoryConstructor, yaml.SafeLoader):
+    """The pure-Python loader (when PyYAML has no libyaml)."""
+
+    # PyYAML's composer recurses once per level: past MAX_DEPTH the collection is skipped
+    # (its events consumed in a loop) and stands as an Unusable value in its field.
+    _depth = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > limits.MAX_DEPTH and self.check_event(
+                    yaml.SequenceStartEvent, yaml.MappingStartEvent):
+                start = self.peek_event()
+                level = 0
+                while True:
+                    event = self.get_event()
+                    if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                        level += 1
+                    elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                        level -= 1
+                        if level == 0:
+                            break
+                return yaml.ScalarNode(_TOO_DEEP, "", start.start_mark, event.end_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+_TOO_DEEP = "tag:stackproof,2026:too-deep"
+_UniqueKeyLoader.add_constructor(
+    _TOO_DEEP, lambda loader, node: limits.Unusable(
+        f"nested deeper than {limits.MAX_DEPTH} levels"))
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:int", _UniqueKeyLoader.construct_yaml_int)
+
+if yaml.__with_libyaml__:
+    class _CInventoryLoader(_InventoryConstructor, yaml.CSafeLoader):
+        """libyaml's parser and composer (12x faster). Flow nesting is bounded on the text
+        first (limits.flow_depth_problem); block nesting is bounded by the file size (each
+        level indents further) and checked after loading (limits.expansion_problem)."""
+
+    _CInventoryLoader.add_constructor("tag:yaml.org,2002:int",
+                                      _CInventoryLoader.construct_yaml_int)
+    _LOADER: type = _CInventoryLoader
+else:
+    _LOADER = _UniqueKeyLoader
+
 
 def load_site(path: str | Path) -> Site:
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > limits.MAX_BYTES:
+            raise InventoryError(str(path), [f"(file): {size} bytes: larger than "
+                                             f"{limits.MAX_BYTES // 1024} KiB"])
         text = path.read_text()
     except OSError as exc:
         raise InventoryError(str(path), [f"(file): cannot read: {exc.strerror}"]) from None
     except UnicodeDecodeError:
         raise InventoryError(str(path), ["(file): cannot read: not UTF-8 text"]) from None
+    return load_site_text(text, str(path))
+
+
+def load_site_text(text: str, source: str = "<inventory>") -> Site:
+    """An inventory's YAML text, parsed and validated (load_site, without the file)."""
+    path = source
+    if len(text) > limits.MAX_BYTES:
+        raise InventoryError(path, [f"(file): {len(text)} characters: larger than "
+                                    f"{limits.MAX_BYTES // 1024} KiB"])
+    problem = limits.flow_depth_problem(text)
+    if problem:
+        raise InventoryError(path, [problem])
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
+        data = yaml.load(text, Loader=_LOADER)
+    except (RecursionError, ValueError, OverflowError) as exc:
+        # not expected with the loader's bounds; still one line, never a traceback
+        raise InventoryError(path, [f"(file): not loadable YAML: "
+                                    f"{_clip(type(exc).__name__ + ': ' + str(exc))}"]) from None
     except yaml.YAMLError as exc:
         # PyYAML's own text spans several lines; keep the problem and where it is
         mark = getattr(exc, "problem_mark", None)
@@ -562,10 +713,10 @@ def load_site(path: str | Path) -> Site:
         context = getattr(exc, "context", None)
         if context:
             problem += f" ({' '.join(context.split())})"
-        raise InventoryError(str(path), [f"{where}: not valid YAML: {problem}"]) from None
+        raise InventoryError(path, [f"{where}: not valid YAML: {_clip(problem, 200)}"]) from None
     if isinstance(data, dict) and data.get("ansible_inventory"):
-        data = _with_ansible_connections(data, path)
-    return parse_site(data, str(path))
+        data = _with_ansible_connections(data, Path(path))
+    return parse_site(data, path)
 
 
 def _with_ansible_connections(data: dict, path: Path) -> dict:

@@ -82,9 +82,13 @@ class Lab:
     guest_hooks: list[Hook] = []
 
     def __init__(self, inventory_path: str | Path, state_dir: str | Path | None = None, *,
-                 daemons: bool = True, log: Callable[[str], None] | None = None):
+                 daemons: bool = True, log: Callable[[str], None] | None = None,
+                 bastion: str | None = None):
         self.source_inventory = Path(inventory_path).resolve()
         self.site: Site = load_site(self.source_inventory)      # InventoryError if bad
+        if bastion is not None and bastion not in self.site.hosts:
+            raise LabError(f"--bastion {bastion}: not a host of {self.source_inventory}")
+        self.bastion = bastion     # bastion mode: the other hosts are reached through it
         custom = Path(state_dir).resolve() if state_dir is not None else None
         self.lab_id = lab_id_for(self.site, self.source_inventory, custom)
         self.state_dir = custom or DEFAULT_ROOT / self.lab_id
@@ -116,6 +120,7 @@ class Lab:
         lab._log = log or (lambda line: print(line, flush=True))
         lab._holders = {}
         lab._state = st
+        lab.bastion = None
         lab.daemon_hooks, lab.guest_hooks = [], []
         return lab
 
@@ -288,6 +293,13 @@ class Lab:
         self._run_hooks("daemon", self.daemon_hooks)
         self._attach_guests(shells)
         self._run_hooks("guest", self.guest_hooks)
+        if self.bastion:
+            from stackproof.lab import bastion as bastionmod
+            bastionmod.write_bastion_config(self.state_dir, self.bastion,
+                                            shells[self.bastion].pid)
+            listeners = bastionmod.start_listeners(shells, site, self.bastion)
+            self.say(f"bastion mode: {len(listeners)} hosts reached through {self.bastion} "
+                     f"(sshd listening on their lab addresses)")
         self._write_lab_inventory()
         st.set_phase("up")
         for note in st.notes:
@@ -327,6 +339,10 @@ class Lab:
         data.pop("ansible_inventory", None)
         for name, h in data["hosts"].items():
             h["ssh"] = dict(ssh)
+            if self.bastion and name != self.bastion:
+                from stackproof.lab.bastion import bastion_ssh_config
+                h["ssh"].update(bastion=self.bastion,
+                                ssh_config=str(bastion_ssh_config(self.state_dir)))
             h["kernel"] = "shared"
             h["init"] = "sysv"
             h["os_family"] = "debian"   # lab hosts run this machine's Debian binaries
