@@ -14,7 +14,7 @@ from typing import Callable
 
 from stackproof.facts.firewall import live_rules
 from stackproof.facts.forwarding import neighbor, route_get
-from stackproof.facts.packet_filter import Packet, verdict
+from stackproof.facts.packet_filter import Packet, source_nat, verdict
 from stackproof.paths import ExpectedPath, PathHop, expected_path
 from stackproof.remote import HostUnreachable, Remote
 from stackproof.site import Site
@@ -83,24 +83,31 @@ def _route_differs(hop: PathHop, live) -> str:
     return f"expected {_model_text(hop)}, {follows}"
 
 
-def _hop(remote: Remote, hop: PathHop) -> HopResult:
-    live = route_get(remote, hop.dst, hop.src if hop.iif else None, hop.iif)
+def _hop(remote: Remote, hop: PathHop, src: str) -> tuple[HopResult, str]:
+    """The hop's result, and the packet's source as it leaves (after any source NAT)."""
+    live = route_get(remote, hop.dst, src if hop.iif else None, hop.iif)
     differs = _route_differs(hop, live)
     if differs:
-        return HopResult(hop.host, _model_text(hop), live.text(), "", "", False, differs)
+        return HopResult(hop.host, _model_text(hop), live.text(), "", "", False, differs), src
     chain = "FORWARD" if hop.iif else "OUTPUT"
-    v = verdict(live_rules(remote), "filter", chain,
-                Packet(hop.src, hop.dst, iif=hop.iif, oif=hop.dev))
+    rules = live_rules(remote)
+    pkt = Packet(src, hop.dst, iif=hop.iif, oif=hop.dev)
+    v = verdict(rules, "filter", chain, pkt)
     fw = v.describe()
     if not v.passes:
-        return HopResult(hop.host, _model_text(hop), live.text(), fw, "", False, fw)
+        return HopResult(hop.host, _model_text(hop), live.text(), fw, "", False, fw), src
+    # MASQUERADE takes the address the host itself would send from towards dst
+    leaves_as = source_nat(rules, pkt, lambda: route_get(remote, hop.dst).prefsrc) \
+        if hop.iif else src
+    if leaves_as != src:
+        fw += f"; source NAT to {leaves_as}"
     nexthop = hop.via or hop.dst
     n = neighbor(remote, nexthop, hop.dev)
     state = "/".join(n.states) or "no entry"
     if n.failed:
         return HopResult(hop.host, _model_text(hop), live.text(), fw, state, False,
-                         f"no ARP answer from {nexthop} on {hop.dev} ({state})")
-    return HopResult(hop.host, _model_text(hop), live.text(), fw, state, True)
+                         f"no ARP answer from {nexthop} on {hop.dev} ({state})"), leaves_as
+    return HopResult(hop.host, _model_text(hop), live.text(), fw, state, True), leaves_as
 
 
 def _arrival(remote: Remote, path: ExpectedPath, src: str) -> HopResult:
@@ -120,9 +127,10 @@ def _arrival(remote: Remote, path: ExpectedPath, src: str) -> HopResult:
 def trace(site: Site, hosts: Hosts, src: str, dst: str) -> TraceResult:
     path = expected_path(site, src, dst)
     results: list[HopResult] = []
+    source = path.hops[0].src if path.hops else dst
     for hop in path.hops:
         try:
-            result = _hop(hosts(hop.host), hop)
+            result, source = _hop(hosts(hop.host), hop, source)
         except HostUnreachable as exc:
             result = HopResult(hop.host, _model_text(hop), "", "", "", False,
                                f"cannot be inspected: {exc.reason}")
@@ -130,7 +138,6 @@ def trace(site: Site, hosts: Hosts, src: str, dst: str) -> TraceResult:
         if not result.ok:
             return TraceResult(src, dst, path.what, tuple(results))
     if path.arrives is not None:
-        source = path.hops[0].src if path.hops else dst
         try:
             results.append(_arrival(hosts(path.arrives), path, source))
         except HostUnreachable as exc:

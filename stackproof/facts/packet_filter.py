@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import shlex
 from dataclasses import dataclass, field
+from typing import Callable
 
 from stackproof.facts.firewall import Ruleset
 
@@ -161,8 +162,27 @@ def _target(spec: str) -> tuple[str | None, bool]:
     return None, False
 
 
-def verdict(rules: Ruleset, table: str, chain: str, pkt: Packet) -> Verdict:
-    """Walk `chain` as netfilter would for this packet."""
+NAT_TERMINAL = ("MASQUERADE", "SNAT", "ACCEPT", "DROP")
+
+
+def source_nat(rules: Ruleset, pkt: Packet, out_address: Callable[[], str | None]) -> str:
+    """The packet's source after nat POSTROUTING: MASQUERADE takes the out device's address
+    (`out_address()`, asked only then), SNAT its --to-source; otherwise unchanged."""
+    v = verdict(rules, "nat", "POSTROUTING", pkt, terminal=NAT_TERMINAL)
+    if v.target == "MASQUERADE":
+        return out_address() or pkt.src
+    if v.target == "SNAT":
+        words = _split(v.path[-1][2])
+        for i, w in enumerate(words[:-1]):
+            if w == "--to-source":
+                return words[i + 1].split(":")[0].split("-")[0]
+    return pkt.src
+
+
+def verdict(rules: Ruleset, table: str, chain: str, pkt: Packet,
+            terminal: tuple[str, ...] = TERMINAL) -> Verdict:
+    """Walk `chain` as netfilter would for this packet; `terminal`: the targets that
+    decide (filter: ACCEPT/DROP/REJECT; nat POSTROUTING: MASQUERADE/SNAT/ACCEPT)."""
     unknown: list[str] = []
     path: list[tuple[str, int, str]] = []
 
@@ -178,7 +198,7 @@ def verdict(rules: Ruleset, table: str, chain: str, pkt: Packet) -> Verdict:
             if not m:
                 continue
             target, goto = _target(rule.spec)
-            if target in TERMINAL:
+            if target in terminal:
                 path.append((name, rule.position, rule.spec))
                 return target
             if target == "RETURN":

@@ -142,14 +142,51 @@ def test_rule_matches(spec, pkt, want):
     assert rule_matches(spec, pkt) is want
 
 
-def test_route_get_parsing():
-    ok = parse_route_get(0, '[{"dst":"45.120.120.1","gateway":"10.10.10.3","dev":"enp7s0",'
-                            '"prefsrc":"10.10.10.1","flags":[],"uid":0,"cache":[]}]')
-    assert ok.ok and ok.text() == "via 10.10.10.3 dev enp7s0"
-    local = parse_route_get(0, '[{"type":"local","dst":"10.10.10.3","dev":"lo"}]')
-    assert local.kind == "local"
-    bad = parse_route_get(2, "", "RTNETLINK answers: Network is unreachable\n")
+TRACE = ROOT / "tests" / "data" / "trace"      # captured by tests/data/trace/capture.py
+
+
+def _captured(name):
+    rc = TRACE / f"{name}.rc"
+    err = TRACE / f"{name}.stderr"
+    return (int(rc.read_text()) if rc.exists() else 0, (TRACE / f"{name}.json").read_text(),
+            err.read_text() if err.exists() else "")
+
+
+def test_route_get_parsing_on_captured_outputs(seed):
+    ok = parse_route_get(*_captured("route-get-bgp"))
+    assert ok.ok and ok.kind == "unicast"
+    assert ok.gateway == str(seed.hosts["kubernetes-host"].underlay.address)
+    assert ok.text() == f"via {ok.gateway} dev {seed.hosts['openstack-host'].underlay.interface}"
+    fwd = parse_route_get(*_captured("route-get-forward"))
+    assert fwd.ok and fwd.gateway is None
+    assert fwd.dev == seed.nat_network("kubernetes-host", "default").bridge
+    local = parse_route_get(*_captured("route-get-local"))
+    assert local.kind == "local" and local.text().startswith("local")
+    bad = parse_route_get(*_captured("route-get-unreachable"))
     assert not bad.ok and bad.error == "Network is unreachable"
-    n = parse_neighbor("10.10.10.3", "enp7s0",
-                       '[{"dst":"10.10.10.3","dev":"enp7s0","state":["FAILED"]}]')
-    assert n.failed
+
+
+def test_neighbor_parsing_on_captured_outputs(seed):
+    dev = seed.hosts["openstack-host"].underlay.interface
+    rc, out, _ = _captured("neigh-failed")
+    failed = parse_neighbor(json_dst(out), dev, out)
+    assert failed.failed and failed.states
+    rc, out, _ = _captured("neigh-reachable")
+    good = parse_neighbor(json_dst(out), dev, out)
+    assert not good.failed and good.states
+
+
+def json_dst(text: str) -> str:
+    import json
+    return json.loads(text)[0]["dst"]
+
+
+def test_source_nat_on_the_captured_libvirt_nat_table():
+    from stackproof.facts.packet_filter import source_nat
+    rules = _rules("compute-2-host.report.txt")
+    out = Packet("45.120.120.154", "10.10.10.254", iif="virbr10", oif="enp2s0")
+    assert source_nat(rules, out, lambda: "10.10.10.3") == "10.10.10.3"
+    # towards the underlay the report keeps the guest's own address? libvirt masquerades
+    # every packet leaving its network that is not multicast/broadcast
+    local = Packet("45.120.120.154", "45.120.120.1", iif="virbr10", oif="virbr10")
+    assert source_nat(rules, local, lambda: "unused") == "45.120.120.154"
