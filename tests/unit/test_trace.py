@@ -186,7 +186,6 @@ def test_source_nat_on_the_captured_libvirt_nat_table():
     rules = _rules("compute-2-host.report.txt")
     out = Packet("45.120.120.154", "10.10.10.254", iif="virbr10", oif="enp2s0")
     assert source_nat(rules, out, lambda: "10.10.10.3") == "10.10.10.3"
-    # towards the underlay the report keeps the guest's own address? libvirt masquerades
-    # every packet leaving its network that is not multicast/broadcast
-    local = Packet("45.120.120.154", "45.120.120.1", iif="virbr10", oif="virbr10")
-    assert source_nat(rules, local, lambda: "unused") == "45.120.120.154"
+    # the underlay's packets into the NAT network keep their source (no rule matches)
+    inward = Packet("10.10.10.1", "45.120.120.154", iif="enp2s0", oif="virbr10")
+    assert source_nat(rules, inward, lambda: "unused") == "10.10.10.1"
