@@ -76,10 +76,10 @@ def _finding_of(config, nodeid: str):
 
 
 def pytest_configure(config):
+    # records are always kept (cheap): the JSON file and the site picture both read them
     path = config.getoption("--stackproof-json", None)
-    if path:
-        config.stash[JSON_KEY] = {"path": Path(path), "collected": _Collected(),
-                                  "started": time.time()}
+    config.stash[JSON_KEY] = {"path": Path(path) if path else None, "collected": _Collected(),
+                              "started": time.time()}
 
 
 @pytest.hookimpl(wrapper=True)
@@ -164,8 +164,28 @@ def pytest_sessionfinish(session):
         return
     data = compliance_report(state["collected"], _remedy(session.config),
                              time.time() - state["started"])
-    path: Path = state["path"]
+    _attach_site_picture(session.config, data)
+    path: Path | None = state["path"]
+    if path is None:
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n")
     os.replace(tmp, path)
+
+
+def _attach_site_picture(config, data: dict) -> None:
+    """The site picture, coloured by this run, on the Allure overview (global attachment)."""
+    from stackproof import report
+    from stackproof.plugin import SITE_KEY
+    site = config.stash.get(SITE_KEY, None)
+    if site is None or not data["checks"] or not report.allure_active():
+        return
+    try:
+        from stackproof.picture import render_svg
+        svg = render_svg(site, data)
+    except Exception as exc:         # no Graphviz: the report stays whole without the picture
+        import logging
+        logging.getLogger(__name__).warning("site picture not drawn: %s", exc)
+        return
+    report.attach_svg(f"site {site.site} (coloured by this run)", svg)

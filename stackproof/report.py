@@ -50,7 +50,7 @@ from attr import asdict
 from stackproof.redact import MASK, install_log_redaction, is_secret_key, redact, redact_obj
 
 __all__ = ["TARGET_LABEL", "REMEDIATION_LABEL", "REMEDIATED_TAG", "allure_active",
-           "attach_text", "attach_json", "label_target", "label_check", "step", "mark_remediated",
+           "attach_text", "attach_json", "attach_svg", "label_target", "label_check", "step", "mark_remediated",
            "RedactingFileLogger"]
 
 TARGET_LABEL = "target"          # not `host`: allure-pytest-bdd sets host = runner's name
@@ -109,6 +109,12 @@ def _attach(body: str, name: str, kind: str) -> None:
 def attach_text(name: str, text: str) -> None:
     """Attach `text` (redacted) as text/plain to the current Allure step or test."""
     _attach(text if isinstance(text, str) else str(text), name, "TEXT")
+
+
+def attach_svg(name: str, svg: str) -> None:
+    """Attach an SVG picture (redacted like any text); outside a test it is a global
+    attachment, shown on the report's overview."""
+    _attach(svg, name, "SVG")
 
 
 def _plain(obj: Any) -> Any:
