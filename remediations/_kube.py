@@ -1,11 +1,12 @@
 """Shared by the Kubernetes remediations: the API client, kubelet restarts, private uploads."""
 from __future__ import annotations
 
+import posixpath
+import secrets
 import shlex
-import time
 
 from stackproof.osfamily import profile
-from stackproof.remedy import RemediationFailed
+from stackproof.remedy import RemediationFailed, new_run_id, write_names
 from stackproof.remote import Remote
 
 
@@ -45,13 +46,17 @@ def download_private(remote: Remote, path: str) -> str:
                                 f"{type(exc).__name__}: {exc}") from None
 
 
-def upload_private(remote: Remote, path: str, text: str, mode: int = 0o600) -> str:
+def upload_private(remote: Remote, path: str, text: str, mode: int = 0o600, *,
+                   run_id: str | None = None,
+                   backup_root: str = "/var/backups/stackproof") -> str:
     """Replace a file holding a secret without the secret crossing a command line (which
-    is logged): SFTP to a temp file next to it, then back up the old file and rename.
+    is logged): SFTP to a temp file next to it (a name unique to this run), then back up
+    the old file under <backup_root>/<run id>/<path> (never overwritten) and rename.
     Returns the backup path."""
     q = shlex.quote
-    tmp = f"{path}.stackproof-new"
-    bak = f"{path}.stackproof-{time.strftime('%Y%m%dT%H%M%S')}.bak"
+    run_id = run_id or new_run_id()
+    names = write_names(path, run_id, secrets.randbelow(10**6), backup_root)
+    tmp, bak = names.tmp, names.backup
     try:
         sftp = remote.testinfra.backend.client.open_sftp()
         try:
@@ -63,8 +68,9 @@ def upload_private(remote: Remote, path: str, text: str, mode: int = 0o600) -> s
     except Exception as exc:                  # no SFTP subsystem, no space, ...
         raise RemediationFailed(f"{path} on {remote.name}: upload over SFTP failed: "
                                 f"{type(exc).__name__}: {exc}") from None
-    res = remote.run(f"if [ -e {q(path)} ]; then cp -p {q(path)} {q(bak)}; fi && "
-                     f"mv -f {q(tmp)} {q(path)}")
+    res = remote.run(f"if [ -e {q(path)} ]; then ( umask 077 && mkdir -p "
+                     f"{q(posixpath.dirname(bak))} ) && [ ! -e {q(bak)} ] && "
+                     f"cp -a {q(path)} {q(bak)}; fi && mv -f {q(tmp)} {q(path)}")
     if not res.ok:
         raise RemediationFailed(f"{path} on {remote.name}: replace failed: "
                                 f"{res.stderr.strip()[:300]}")

@@ -1,10 +1,8 @@
 """Point chrony at the site's time server (`server <name> iburst`), then restart it."""
 from __future__ import annotations
 
-import shlex
-
 from stackproof.osfamily import profile
-from stackproof.remedy import Plan, Run, WriteFile
+from stackproof.remedy import Plan, Run, WriteFile, read_file
 
 ID = "chrony_config"
 DESTRUCTIVE = False
@@ -39,8 +37,8 @@ def plan(ctx, finding) -> Plan:
     host, server = finding.host, finding.params["server"]
     os = profile(ctx.site, host)
     remote = ctx.fleet[host]
-    res = remote.run(f"cat {shlex.quote(os.chrony_conf)}")
-    current = res.stdout if res.ok else ""
+    # a missing file is empty; one that cannot be read blocks the plan (ReadFailed)
+    current = read_file(remote, os.chrony_conf) or ""
     if server is None:
         from stackproof.expect import site_networks
         new, summary = serving(current, site_networks(ctx.site)), "serve time to the site"
@@ -52,4 +50,7 @@ def plan(ctx, finding) -> Plan:
         # iburst selects the source within seconds: wait for it (rc 1 = not yet, tolerated)
         steps.append(Run(host, "chronyc waitsync 20 0 0 1", "wait for the new source",
                          ok_rc=(0, 1)))
-    return Plan(ID, f"{summary} on {host}", tuple(steps))
+    # a restart that fails after the write: the old file is restored, then chrony restarted
+    return Plan(ID, f"{summary} on {host}", tuple(steps),
+                rollback=(Run(host, os.service(os.chrony_service, "restart"),
+                              "chrony on its previous configuration"),))

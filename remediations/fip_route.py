@@ -11,7 +11,7 @@ import shlex
 from stackproof.facts.libvirt import VIRSH
 from stackproof.facts.routes import network_xml_command
 from stackproof.osfamily import profile
-from stackproof.remedy import Plan, Run, WriteFile
+from stackproof.remedy import Plan, Run, WriteFile, read_file
 from stackproof.render.routes import (Keeper, StaticRoute, keeper, render_persisted,
                                       with_libvirt_routes)
 
@@ -32,7 +32,7 @@ def _keep_steps(ctx, host: str, k: Keeper, routes: list[StaticRoute]) -> list:
         res = remote.run(network_xml_command(k.target))
         if not res.ok:
             return []                  # the libvirt layer's scenarios report a missing network
-        path = f"/root/stackproof-{k.target}-routes.xml"
+        path = ctx.scratch_path(f"{k.target}-routes.xml")
         q = shlex.quote
         return [Run(host, f"{network_xml_command(k.target)} > {q(path + '.before')}",
                     "keep the network's current definition"),
@@ -41,8 +41,7 @@ def _keep_steps(ctx, host: str, k: Keeper, routes: list[StaticRoute]) -> list:
                 Run(host, f"{VIRSH} net-define {q(path)}",
                     f"{what} whenever libvirt starts {k.target} (the running network is not "
                     f"restarted)")]
-    res = remote.run(f"cat {shlex.quote(k.target)}")
-    current = res.stdout if res.ok else None
+    current = read_file(remote, k.target)       # None: no such file; unreadable raises
     return [Run(host, f"mkdir -p {shlex.quote(posixpath.dirname(k.target))}",
                 "the route file's directory"),
             WriteFile(host, k.target, render_persisted(k.kind, current, routes),

@@ -19,7 +19,7 @@ import yaml
 
 from remediations._kube import download_private, restart_kubelet_if_running, upload_private
 from stackproof.facts import kubelet as kf
-from stackproof.remedy import Call, Plan, RemediationFailed, Run, WriteFile
+from stackproof.remedy import Call, Plan, RemediationFailed, Run, WriteFile, read_file
 from stackproof.render import kubelet as rk
 
 ID = "kube_join_config"
@@ -30,7 +30,8 @@ TOKEN_HINT = "<a bootstrap token: `kubeadm token create` on the control plane>"
 HASH_HINT = "sha256:<the cluster CA's hash (kubeadm join's --discovery-token-ca-cert-hash)>"
 
 
-def set_node_ip_in_file(remote, path: str, node_ip: str) -> str:
+def set_node_ip_in_file(remote, path: str, node_ip: str, run_id: str | None = None,
+                       backup_root: str = "/var/backups/stackproof") -> str:
     """Read the JoinConfiguration, set its node-ip, upload it back. Returns a line for the
     transcript that names no secret."""
     text = download_private(remote, path)
@@ -43,7 +44,8 @@ def set_node_ip_in_file(remote, path: str, node_ip: str) -> str:
         raise RemediationFailed(f"{path} on {remote.name} holds no JoinConfiguration")
     new = [rk.set_join_node_ip(d, node_ip)
            if isinstance(d, dict) and d.get("kind") == "JoinConfiguration" else d for d in docs]
-    backup = upload_private(remote, path, yaml.safe_dump_all(new, sort_keys=False))
+    backup = upload_private(remote, path, yaml.safe_dump_all(new, sort_keys=False),
+                            run_id=run_id, backup_root=backup_root)
     return f"wrote {path} with node-ip {node_ip} (discovery token kept, not shown; " \
            f"backup {backup})"
 
@@ -101,11 +103,12 @@ def plan(ctx, finding) -> Plan:
         steps.append(Call(host, f"set nodeRegistration.kubeletExtraArgs.node-ip: {ip} in "
                           f"{rk.JOIN_CONFIG} (the discovery token stays as it is and is "
                           "never shown)",
-                          lambda: set_node_ip_in_file(remote, rk.JOIN_CONFIG, ip)))
+                          lambda: set_node_ip_in_file(remote, rk.JOIN_CONFIG, ip, ctx.run_id,
+                                                      ctx.backup_root)))
     joined = flags.present
     if joined and flags.effective_node_ip != ip:
         if flags.extra_node_ip and flags.extra_node_ip != ip:
-            current = remote.run(f"cat {shlex.quote(extra_path)}").stdout
+            current = read_file(remote, extra_path) or ""
             steps.append(WriteFile(host, extra_path, replace_env_flag(
                 current, "KUBELET_EXTRA_ARGS", "node-ip", ip),
                 "KUBELET_EXTRA_ARGS overrides kubeadm's flags: give kubelet the node IP here"))

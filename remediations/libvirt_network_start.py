@@ -21,7 +21,7 @@ def plan(ctx, finding) -> Plan:
         got = state.networks.get(name)
         q = shlex.quote(name)
         if got is None:
-            path = f"/root/stackproof-{name}.xml"
+            path = ctx.scratch_path(f"{name}.xml")
             steps += [WriteFile(host, path, network_xml(ctx.site, host, nw),
                                 "the network as the inventory defines it", mode="0600"),
                       Run(host, f"{VIRSH} net-define {shlex.quote(path)}", "define it")]

@@ -3,10 +3,8 @@ l2_population where the inventory asks) in place, keeping the rest of the file, 
 restart the agent so it rebuilds its tunnels with them."""
 from __future__ import annotations
 
-import shlex
-
 from stackproof.osfamily import profile
-from stackproof.remedy import Plan, Run, WriteFile
+from stackproof.remedy import Plan, Run, WriteFile, read_file
 from stackproof.render.neutron import AGENT_SERVICE, render_agent_ini, required_options, \
     with_options
 
@@ -22,15 +20,15 @@ VALIDATE = ("python3 -c 'import configparser, sys; configparser.ConfigParser(str
 
 def plan(ctx, finding) -> Plan:
     host, path = finding.host, finding.params["path"]
-    res = ctx.fleet[host].run(f"cat {shlex.quote(path)}")
-    if res.ok:
-        new = with_options(res.stdout, required_options(ctx.site, host))
+    current = read_file(ctx.fleet[host], path)     # unreadable (not missing) blocks the plan
+    if current is not None:
+        new = with_options(current, required_options(ctx.site, host))
         why = "set the overlay options, keep the rest"
     else:
         new = render_agent_ini(ctx.site, host)
         why = "the agent's configuration, rendered from the inventory"
     os = profile(ctx.site, host)
     return Plan(ID, f"fix {path} and restart {AGENT_SERVICE} on {host}", (
-        WriteFile(host, path, new, why, mode=None if res.ok else "0640", validate=VALIDATE),
+        WriteFile(host, path, new, why, mode=None if current is not None else "0640", validate=VALIDATE),
         Run(host, os.service(AGENT_SERVICE, "restart"), "the agent reads its ini at start"),
     ))

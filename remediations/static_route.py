@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import time
 
 from stackproof.osfamily import profile
 from stackproof.remedy import Plan, Run
@@ -43,30 +42,37 @@ def delete_command(route: dict) -> str:
     return " ".join(shlex.quote(w) for w in words)
 
 
-def persistent_command(files: str, prefix: str, gateway: str, stamp: str) -> str:
-    """Remove matching route lines from each existing file (backup next to it, skipped by
-    the glob next time); files with no such line are left untouched."""
+def persistent_command(files: str, prefix: str, gateway: str, run_id: str,
+                       backup_dir: str) -> str:
+    """Remove matching route lines from each existing file; files with no such line are left
+    untouched. The old file goes to `backup_dir` + its path (never next to it:
+    /etc/network/interfaces.d/* is sourced at boot) and no backup is overwritten."""
     awk = f"awk -v p={shlex.quote(prefix)} -v gw={shlex.quote(gateway)} {shlex.quote(_AWK)}"
-    bak = shlex.quote(f".stackproof-{stamp}.bak")
+    new = f"\"$f\".stackproof-{shlex.quote(run_id)}.new"
+    bdir = shlex.quote(backup_dir.rstrip("/"))
     return (f"for f in {files}; do [ -f \"$f\" ] || continue; "
-            f"case \"$f\" in *.stackproof-*) continue;; esac; "   # our own backups
-            f"{awk} \"$f\" > \"$f.stackproof-new\" || exit 1; "
-            f"if cmp -s \"$f\" \"$f.stackproof-new\"; then rm -f \"$f.stackproof-new\"; "
-            f"else cp -p \"$f\" \"$f\"{bak} && chmod --reference=\"$f\" \"$f.stackproof-new\" && "
-            f"mv -f \"$f.stackproof-new\" \"$f\" && echo \"removed the route from $f\"; fi; done")
+            f"case \"$f\" in *.stackproof-*) continue;; esac; "   # old releases' backups
+            f"{awk} \"$f\" > {new} || exit 1; "
+            f"if cmp -s \"$f\" {new}; then rm -f {new}; "
+            f"else b={bdir}\"$f\"; n=1; while [ -e \"$b\" ]; do n=$((n+1)); "
+            f"b={bdir}\"$f.$n\"; done; "
+            f"( umask 077 && mkdir -p \"$(dirname \"$b\")\" ) && cp -a \"$f\" \"$b\" && "
+            f"chmod --reference=\"$f\" {new} && chown --reference=\"$f\" {new} && "
+            f"mv -f {new} \"$f\" && echo \"removed the route from $f (old file kept in $b)\"; "
+            f"fi; done")
 
 
 def plan(ctx, finding) -> Plan:
     host = finding.params.get("on", finding.host)
     os = profile(ctx.site, host)
     routes = finding.params["routes"]
-    stamp = time.strftime("%Y%m%dT%H%M%S")
     steps = [Run(host, delete_command(r), f"{r['dst']} must come from BGP", ok_rc=(0, 2))
              for r in routes]
     files = ROUTE_FILES[os.family]
     for r in routes:
         for gw in r["gateways"]:
-            steps.append(Run(host, persistent_command(files, r["dst"], gw, stamp),
+            steps.append(Run(host, persistent_command(files, r["dst"], gw, ctx.run_id,
+                                                    ctx.backup_dir),
                              f"so the route does not come back at boot ({files}; "
                              f"NetworkManager connections are not edited: check "
                              f"`nmcli connection show` for ipv4.routes)"))

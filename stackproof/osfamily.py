@@ -42,9 +42,10 @@ _FAMILIES = {
                                     "nmcli connection modify <conn> -ipv4.routes"),
     "debian": dict(chrony_conf="/etc/chrony/chrony.conf", chrony_service="chrony",
                    iptables_rules_file="/etc/iptables/rules.v4",
+                   # the temp name is unique per shell ($$): two runs never share it
                    iptables_save="mkdir -p /etc/iptables && iptables-save > "
-                                 "/etc/iptables/rules.v4.stackproof-new && mv -f "
-                                 "/etc/iptables/rules.v4.stackproof-new /etc/iptables/rules.v4",
+                                 "/etc/iptables/rules.v4.stackproof-$$.new && mv -f "
+                                 "/etc/iptables/rules.v4.stackproof-$$.new /etc/iptables/rules.v4",
                    static_routes_hint="/etc/network/interfaces (post-up ip route add ...)"),
 }
 

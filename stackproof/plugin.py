@@ -32,6 +32,9 @@ def pytest_addoption(parser):
     group.addoption("--stackproof-json", default=None, metavar="FILE",
                     help="write the run's compliance report (one record per check and "
                          "host) as JSON")
+    group.addoption("--lock-wait", type=float, default=120.0, metavar="SECONDS",
+                    help="how long a remediation waits for another run's lock on its host "
+                         "(default 120)")
     group.addoption("--node", default=None, metavar="NAME",
                     help="the Kubernetes node the maintenance scenarios act on "
                          "(with -m maintenance)")
@@ -140,6 +143,8 @@ def pytest_terminal_summary(terminalreporter, config):
         for o in remedy.outcomes:
             tr.write_line(f"{o.status.upper():<10} {o.finding.remediation:<24} "
                           f"{o.finding.host:<18} {o.detail}")
+            for b in getattr(o, "backups", ()):
+                tr.write_line(f"    backup {b}")
             if o.plan is not None and o.status in ("planned", "refused"):
                 # the operator decides from the plan itself: show it, redacted
                 from stackproof.redact import redact

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import shlex
 import threading
 import time
@@ -27,6 +28,18 @@ class HostUnreachable(Exception):
     def __init__(self, host: str, reason: str):
         self.host, self.reason = host, reason
         super().__init__(f"host {host} is unreachable over SSH: {reason}")
+
+
+class CommandTimeout(Exception):
+    """A remote command still ran after the host's `command_timeout`: its channel is closed,
+    the connection (and every other host) goes on."""
+    def __init__(self, host: str, command: str, seconds: float):
+        self.host, self.command, self.seconds = host, command, seconds
+        super().__init__(f"{host}: timed out after {seconds:g} s: {command}")
+
+
+# transport-level failures that deserve one reconnect before the host counts as unreachable
+TRANSIENT = (paramiko.SSHException, OSError, EOFError)
 
 
 @dataclass(frozen=True)
@@ -93,12 +106,58 @@ class VerifiedParamikoBackend(ParamikoBackend):
         else:
             client.set_missing_host_key_policy(IgnorePolicy())
         client.connect(**cfg)
+        transport = client.get_transport()
+        if transport is not None and spec.keepalive_interval:
+            # a dead peer (or a silent middlebox) shows up as an error, not an endless read
+            transport.set_keepalive(spec.keepalive_interval)
         self.__dict__["_client"] = client
         return client
 
     @client.deleter
     def client(self):
         self.__dict__.pop("_client", None)
+
+    def _exec_command(self, command: bytes) -> tuple[int, bytes, bytes]:
+        return self.exec_timed(command, self.spec.command_timeout)
+
+    def exec_timed(self, command: bytes, timeout: float) -> tuple[int, bytes, bytes]:
+        """Run one command, reading stdout and stderr as they come until the command exits
+        or `timeout` seconds pass; then the channel is closed and CommandTimeout raised.
+        (testinfra reads a channel to EOF with no deadline.)"""
+        transport = self.client.get_transport()
+        if transport is None or not transport.is_active():
+            raise paramiko.SSHException("SSH transport is closed")
+        chan = transport.open_session(timeout=self.spec.connect_timeout)
+        out, err = bytearray(), bytearray()
+        deadline = time.monotonic() + timeout
+        try:
+            chan.exec_command(command)
+            while True:
+                while chan.recv_ready():
+                    out += chan.recv(65536)
+                while chan.recv_stderr_ready():
+                    err += chan.recv_stderr(65536)
+                if chan.exit_status_ready() and (chan.eof_received or chan.closed) \
+                        and not chan.recv_ready() and not chan.recv_stderr_ready():
+                    break
+                if chan.closed and not chan.exit_status_ready():
+                    raise paramiko.SSHException("channel closed before the command exited")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise CommandTimeout(self.alias, command.decode(errors="replace"), timeout)
+                select.select([chan], [], [], min(left, 0.5))
+            return chan.recv_exit_status(), bytes(out), bytes(err)
+        finally:
+            chan.close()
+
+
+RECONNECT_DELAY = 1.0
+
+
+def _is_key_problem(exc: Exception) -> bool:
+    """A host key that does not verify is no transient error: never retried."""
+    return isinstance(exc, paramiko.BadHostKeyException) or \
+        "not found in known_hosts" in str(exc)
 
 
 def bastion_command(bastion: str) -> str:
@@ -128,44 +187,118 @@ class Remote:
 
     def _connect(self) -> testinfra.host.Host:
         if self._unreachable is not None:
-            raise self._unreachable      # fail fast: one connection attempt per run
+            raise self._unreachable      # fail fast: once declared unreachable, for the run
         if self._host is None:
-            backend = VerifiedParamikoBackend(self.name, self.spec)
-            try:
-                backend.client  # connect now so errors name this host
-            except (paramiko.SSHException, OSError, EOFError) as exc:
+            exc = self._try_connect()
+            if exc is not None and not _is_key_problem(exc):
+                # one transient failure is not an unreachable host: reconnect once
+                log.info("[%s] SSH connect failed (%s), reconnecting once", self.name, exc)
+                time.sleep(RECONNECT_DELAY)
+                exc = self._try_connect()
+            if exc is not None:
                 reason = str(exc) or type(exc).__name__
-                if isinstance(exc, paramiko.BadHostKeyException | paramiko.SSHException) and \
-                        "not found in known_hosts" in reason:
+                if _is_key_problem(exc):
                     reason += " (host key not verified: add it to known_hosts)"
                 self._unreachable = HostUnreachable(self.name, reason)
                 raise self._unreachable from None
-            self._host = testinfra.host.Host(backend)
+        assert self._host is not None
         return self._host
+
+    def _try_connect(self) -> Exception | None:
+        backend = VerifiedParamikoBackend(self.name, self.spec)
+        try:
+            backend.client  # connect now so errors name this host
+        except TRANSIENT as exc:
+            return exc
+        self._host = testinfra.host.Host(backend)
+        return None
+
+    def _drop_connection(self) -> None:
+        host, self._host = self._host, None
+        if host is not None:
+            try:
+                host.backend.client.close()
+            except Exception:  # the connection is already broken: nothing to report
+                pass
 
     @property
     def testinfra(self) -> testinfra.host.Host:
         return self._connect()
 
-    def run(self, command: str) -> CommandResult:
-        host = self._connect()
+    def run(self, command: str, timeout: float | None = None) -> CommandResult:
+        """Run a command; CommandTimeout after `timeout` (default: the host's
+        command_timeout). A transport error gets one reconnect and retry, then the host is
+        unreachable for the rest of the run."""
         with self._lock:
             self.commands_run += 1
         started = time.monotonic()
-        try:
-            res = host.run(command)
-        except (paramiko.SSHException, OSError, EOFError) as exc:
-            self._unreachable = HostUnreachable(self.name, f"{type(exc).__name__}: {exc}")
-            raise self._unreachable from None
+        limit = timeout if timeout is not None else self.spec.command_timeout
+        for attempt in (1, 2):
+            host = self._connect()
+            backend: VerifiedParamikoBackend = host.backend  # type: ignore[assignment]
+            try:
+                rc, out, err = backend.exec_timed(backend.encode(backend.get_command(command)),
+                                                  limit)
+                break
+            except CommandTimeout as exc:
+                exc.command = command
+                log.warning("[%s] %s", self.name, exc)
+                raise
+            except TRANSIENT as exc:
+                self._drop_connection()
+                if attempt == 2:
+                    self._unreachable = HostUnreachable(self.name,
+                                                        f"{type(exc).__name__}: {exc}")
+                    raise self._unreachable from None
+                log.info("[%s] SSH error (%s), reconnecting once", self.name, exc)
+                time.sleep(RECONNECT_DELAY)
+        res = backend.result(rc, backend.encode(command), out, err)
         log.debug("[%s] %s -> rc %s (%.0f ms)", self.name, command, res.rc,
                   (time.monotonic() - started) * 1000)
         return CommandResult(command, res.rc, res.stdout, res.stderr)
 
+    def open_channel(self) -> paramiko.Channel:
+        """A raw session channel on this host's connection (the host lock holds one open)."""
+        client = self._connect().backend.client  # type: ignore[attr-defined]
+        transport = client.get_transport()
+        if transport is None or not transport.is_active():
+            self._drop_connection()
+            client = self._connect().backend.client  # type: ignore[attr-defined]
+            transport = client.get_transport()
+        return transport.open_session(timeout=self.spec.connect_timeout)
+
+    def sftp(self) -> paramiko.SFTPClient:
+        """An SFTP session on this host's connection (file contents never on a command line)."""
+        client = self._connect().backend.client  # type: ignore[attr-defined]
+        return client.open_sftp()
+
+    def put_file(self, path: str, content: str | bytes, mode: int = 0o600) -> None:
+        """Create or replace `path` with `content` over SFTP, mode set before any byte is
+        written. Raises OSError/SSHException with the reason."""
+        data = content.encode() if isinstance(content, str) else content
+        sftp = self.sftp()
+        try:
+            with sftp.open(path, "w") as fh:
+                fh.chmod(mode)
+                fh.write(data)
+        finally:
+            sftp.close()
+
+    def get_file(self, path: str) -> str | None:
+        """A file's text over SFTP; None when it does not exist. Any other failure raises."""
+        sftp = self.sftp()
+        try:
+            with sftp.open(path, "r") as fh:
+                return fh.read().decode()
+        except FileNotFoundError:
+            return None
+        finally:
+            sftp.close()
+
     def write_file(self, path: str, content: str) -> CommandResult:
-        """Write bytes through stdin-free SSH: base64 in the command line keeps any content safe."""
-        import base64
-        payload = base64.b64encode(content.encode()).decode()
-        return self.run(f"printf %s {payload} | base64 -d > {shlex.quote(path)}")
+        """Write a file over SFTP (kept for callers of the old base64 command line)."""
+        self.put_file(path, content, 0o644)
+        return CommandResult(f"sftp put {path}", 0, "", "")
 
     def fact(self, key: tuple, compute: Callable[[], Any]) -> Any:
         with self._lock:

@@ -70,6 +70,9 @@ class SshSpec(Strict):
     known_hosts: str | None = None
     verify_host_key: bool = True
     connect_timeout: float = Field(10.0, gt=0)
+    # a remote command still running after this fails its scenario (`timed out after N s`)
+    command_timeout: float = Field(60.0, gt=0, le=86400)
+    keepalive_interval: int = Field(15, ge=0, le=3600)   # SSH keepalives; 0 = none
 
 
 class Range(Strict):

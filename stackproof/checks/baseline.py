@@ -5,7 +5,7 @@ from dataclasses import asdict
 
 from stackproof.facts import baseline as facts
 from stackproof.osfamily import profile
-from stackproof.remedy import Finding
+from stackproof.finding import Finding
 from stackproof.remote import Remote
 from stackproof.site import Site
 

@@ -15,7 +15,7 @@ from typing import Callable
 from stackproof.expect import LearnedPrefix, bgp_intent, learned_prefixes
 from stackproof.facts import frr as facts
 from stackproof.facts.frr import BGP_DAEMONS, DAEMONS_FILE, FRR_CONF, KernelRoute
-from stackproof.remedy import Finding
+from stackproof.finding import Finding
 from stackproof.remote import HostUnreachable, Remote
 from stackproof.render.frr import normalize_running_config, render_frr_conf
 from stackproof.site import Site

@@ -5,7 +5,7 @@ from dataclasses import asdict
 
 from stackproof.expect import reach_targets
 from stackproof.facts.connectivity import ping_sweep
-from stackproof.remedy import Finding
+from stackproof.finding import Finding
 from stackproof.remote import Remote
 from stackproof.site import Site
 

@@ -18,7 +18,7 @@ from stackproof.expect import IptablesRule, iptables_rules
 from stackproof.facts import firewall as facts
 from stackproof.facts.firewall import BLOCKING_TARGETS as BLOCKING, Rule, Ruleset
 from stackproof.osfamily import profile
-from stackproof.remedy import Finding
+from stackproof.finding import Finding
 from stackproof.remote import Remote
 from stackproof.site import Site
 

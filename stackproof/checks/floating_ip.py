@@ -19,7 +19,7 @@ from stackproof.expect import floating_ip_plumbing
 from stackproof.facts import routes as facts
 from stackproof.facts.connectivity import ping_sweep
 from stackproof.osfamily import profile
-from stackproof.remedy import Finding
+from stackproof.finding import Finding
 from stackproof.remote import Remote
 from stackproof.render.routes import FipRoute, fip_routes, keeper
 from stackproof.site import Site

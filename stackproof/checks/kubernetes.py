@@ -14,7 +14,7 @@ from dataclasses import asdict
 
 from stackproof.facts import kubelet as kf
 from stackproof.facts.kubernetes import KubeFacts, NodeFact
-from stackproof.remedy import Finding
+from stackproof.finding import Finding
 from stackproof.remote import Remote
 from stackproof.render import kubelet as rk
 from stackproof.site import KubeNode, Site

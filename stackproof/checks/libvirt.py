@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from stackproof.facts.libvirt import libvirt_state
-from stackproof.remedy import Finding
+from stackproof.finding import Finding
 from stackproof.remote import Remote
 from stackproof.render.libvirt import dhcp_hosts
 from stackproof.site import Site

@@ -39,7 +39,7 @@ def controller(site: Site) -> str:
 
 
 def _finding(remediation, host, message, params=None, facts=None):
-    from stackproof.remedy import Finding
+    from stackproof.finding import Finding
     return Finding(remediation, host, message, params or {}, facts or {})
 
 

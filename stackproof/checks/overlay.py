@@ -9,7 +9,7 @@ from dataclasses import asdict
 
 from stackproof.facts import ovs as facts
 from stackproof.facts.ovs import OvsState
-from stackproof.remedy import Finding
+from stackproof.finding import Finding
 from stackproof.remote import Remote
 from stackproof.render.neutron import AGENT_INI, required_options
 from stackproof.render.ovs import OvsLayout, ovs_layout

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import shlex
 from typing import Any, Callable, TypeVar
 
 from stackproof.remote import CommandResult, Remote
@@ -22,6 +23,32 @@ class FactError(Exception):
         detail = (result.stderr or result.stdout).strip()[:300]
         super().__init__(f"[{host}] {what or 'command'} failed: `{result.command}` -> "
                          f"rc {result.rc}: {detail}")
+
+
+class ReadFailed(FactError):
+    """A file that exists (or may) could not be read: never taken for an empty file."""
+
+
+def read_command(path: str) -> str:
+    return f"cat {shlex.quote(path)}"
+
+
+def _missing(res: CommandResult) -> bool:
+    """cat's own words for a path that does not exist (coreutils and busybox alike; remote
+    commands run without a translated locale)."""
+    return res.rc == 1 and "No such file or directory" in res.stderr
+
+
+def read_file(remote: Remote, path: str) -> str | None:
+    """A file's text; None only when it does not exist. Any other failure (permission, I/O,
+    a directory, a dead connection) raises ReadFailed with the reason, so nothing is built
+    from an empty text that is not really empty."""
+    res = remote.run(read_command(path))
+    if res.ok:
+        return res.stdout
+    if _missing(res):
+        return None
+    raise ReadFailed(remote.name, res, f"read {path}")
 
 
 def fact(fn: Callable[..., T]) -> Callable[..., T]:

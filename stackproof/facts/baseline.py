@@ -4,7 +4,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from stackproof.facts import fact, run_ok
+from stackproof.facts import fact, read_file, run_ok
 from stackproof.remote import Remote
 
 
@@ -127,8 +127,8 @@ def swaps(remote: Remote) -> list[SwapDevice]:
 
 @fact
 def chrony_config(remote: Remote, path: str) -> ChronyConfig | None:
-    res = remote.run(f"cat {shlex.quote(path)}")
-    return parse_chrony_conf(path, res.stdout) if res.ok else None
+    text = read_file(remote, path)      # None: no such file; unreadable raises
+    return parse_chrony_conf(path, text) if text is not None else None
 
 
 @fact

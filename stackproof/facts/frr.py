@@ -7,8 +7,8 @@ functions of the command output so they can be tested on captured real outputs
 """
 from __future__ import annotations
 
-import base64
 import json
+import secrets
 import shlex
 from dataclasses import dataclass, field
 
@@ -356,11 +356,11 @@ def config_file(remote: Remote) -> str | None:
 @fact
 def reload_diff(remote: Remote, intended: str) -> ReloadDiff:
     """What frr-reload.py would change to make the running config `intended`: the text goes
-    to a temp file on the host (removed again), frr-reload compares it with the daemons."""
-    payload = base64.b64encode(intended.encode()).decode()
+    over SFTP (never on a command line) to a temp file on the host, removed again;
+    frr-reload compares it with the daemons."""
+    tmp = f"/tmp/stackproof-frr-{secrets.token_hex(8)}.conf"
+    remote.put_file(tmp, intended, 0o600)
     test = _reload("test", '"$t"')
-    cmd = (f"t=$(mktemp /tmp/stackproof-frr.XXXXXX) || exit 1; "
-           f"printf %s {payload} | base64 -d > \"$t\"; "
-           f"( {test} ); rc=$?; rm -f \"$t\"; exit $rc")
+    cmd = f"t={shlex.quote(tmp)}; ( {test} ); rc=$?; rm -f \"$t\"; exit $rc"
     res = remote.run(cmd)
     return parse_reload_test(res.rc, res.stdout, res.stderr)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from stackproof.facts import fact, run_json
+from stackproof.facts import fact, read_file, run_json
 from stackproof.remote import Remote
 from stackproof.render import kubelet as rk
 
@@ -182,10 +182,10 @@ def join_config(remote: Remote, path: str = rk.JOIN_CONFIG) -> JoinConfigFact:
 
 @fact
 def kubelet_flags(remote: Remote, extra_path: str = "") -> KubeletFlagsFact:
-    res = remote.run(f"cat {shlex.quote(rk.KUBEADM_FLAGS)}")
-    extra = remote.run(f"cat {shlex.quote(extra_path)}") if extra_path else None
-    return parse_kubelet_flags(rk.KUBEADM_FLAGS, res.stdout if res.ok else None, extra_path,
-                               extra.stdout if extra is not None and extra.ok else None)
+    # None only for a file that does not exist; an unreadable one raises ReadFailed
+    flags = read_file(remote, rk.KUBEADM_FLAGS)
+    extra = read_file(remote, extra_path) if extra_path else None
+    return parse_kubelet_flags(rk.KUBEADM_FLAGS, flags, extra_path, extra)
 
 
 @fact
@@ -198,8 +198,7 @@ def lo_addresses(remote: Remote) -> list[str]:
 
 @fact
 def unit_file(remote: Remote, path: str = rk.UNIT_PATH) -> UnitFact:
-    res = remote.run(f"cat {shlex.quote(path)}")
-    return parse_unit(path, res.stdout if res.ok else None)
+    return parse_unit(path, read_file(remote, path))
 
 
 @fact

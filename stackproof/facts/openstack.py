@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from stackproof.facts import fact
+from stackproof.facts import fact, read_file
 from stackproof.remote import Remote
 
 COMPUTE_MICROVERSION = "2.53"     # services and hypervisors by UUID, with state and status
@@ -275,8 +275,8 @@ NOVA_CONF = "/etc/nova/nova.conf"
 
 @fact
 def nova_conf(remote: Remote) -> str | None:
-    res = remote.run(f"cat {NOVA_CONF}")
-    return res.stdout if res.ok else None
+    """None only when the file does not exist; another read failure raises ReadFailed."""
+    return read_file(remote, NOVA_CONF)
 
 
 @fact

@@ -18,7 +18,7 @@ import json
 import shlex
 from dataclasses import dataclass, field
 
-from stackproof.facts import FactError, fact
+from stackproof.facts import FactError, fact, read_file
 from stackproof.remote import CommandResult, Remote
 
 BRIDGE_COLUMNS = "name,fail_mode,datapath_type,ports"
@@ -195,7 +195,7 @@ def ovs_state(remote: Remote) -> OvsState:
 
 @fact
 def agent_ini(remote: Remote, path: str) -> AgentIni:
-    res = remote.run(f"cat {shlex.quote(path)}")
-    if not res.ok:
-        return AgentIni(path, False, error=res.stderr.strip())
-    return parse_agent_ini(path, res.stdout)
+    text = read_file(remote, path)      # unreadable (not missing) raises ReadFailed
+    if text is None:
+        return AgentIni(path, False, error="No such file or directory")
+    return parse_agent_ini(path, text)

@@ -40,7 +40,8 @@ class HostError(RuntimeError):
 
 
 # Trees made copy-on-write per host (when the machine has them and overlayfs works).
-OVERLAY_TREES = ("/etc", "/var/lib", "/var/log", "/srv", "/opt")
+# /var/backups: the suite keeps its per-run backups there, per host
+OVERLAY_TREES = ("/etc", "/var/lib", "/var/log", "/var/backups", "/srv", "/opt")
 
 
 @dataclass(frozen=True)

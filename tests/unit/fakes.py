@@ -12,3 +12,17 @@ class ReplayCache:
     _lock = threading.RLock()
     fact = Remote.fact
     invalidate = Remote.invalidate
+
+
+def stage_locally(step, backup_root, run_id: str = "t", seq: int = 1):
+    """What the engine does before its shell runs: the new content uploaded (here: written
+    locally) to the step's temp name. Returns (names, stage, commit) to run with sh."""
+    import os
+    from pathlib import Path
+
+    from stackproof.remedy import write_file_commands, write_names
+    names = write_names(step.path, run_id, seq, str(backup_root))
+    Path(names.tmp).write_text(step.content)
+    os.chmod(names.tmp, 0o600)
+    stage, commit = write_file_commands(step, names)
+    return names, stage, commit

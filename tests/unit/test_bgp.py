@@ -11,11 +11,11 @@ import pytest
 from remediations import bgp_session, frr_config, frr_enable_bgpd, frr_running, static_route
 from stackproof.checks import bgp as checks
 from stackproof.facts import frr as facts
-from stackproof.remedy import Context, Finding, Run, WriteFile, write_file_commands
+from stackproof.remedy import Context, Finding, Run, WriteFile, write_file_commands, write_names
 from stackproof.remote import CommandResult
 from stackproof.render.frr import bgpd_enabled, render_frr_conf, set_bgpd
 from stackproof.site import parse_site
-from fakes import ReplayCache  # noqa: E402
+from fakes import ReplayCache, stage_locally  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "bgp"
 A, B, C = "openstack-host", "kubernetes-host", "compute-2-host"
@@ -43,9 +43,12 @@ class Captured(ReplayCache):
         return CommandResult(file, int(rc.read_text()) if rc.exists() else 0, p.read_text(),
                              err.read_text() if err.exists() else "")
 
+    def put_file(self, path: str, content: str, mode: int = 0o600) -> None:
+        self.uploaded = (path, content)      # reload_diff's intended config, over SFTP
+
     def run(self, command: str) -> CommandResult:
         self.commands_run += 1
-        if command.startswith("t=$(mktemp"):          # reload_diff: --test of a temp file
+        if command.startswith("t=/tmp/stackproof-frr-"):   # reload_diff: --test of a temp file
             assert "--test" in command
             return self.output("frr-reload-test")
         assert command in self._by_command, f"unexpected command on {self.name}: {command}"
@@ -350,10 +353,10 @@ def test_enabled_daemons_file_passes_its_validation(tmp_path):
     target.write_text(text("bgpd-off", C, "daemons"))
     step = WriteFile("h", str(target), set_bgpd(target.read_text(), True), "why",
                      validate="sh -n {path}")
-    stage, commit = write_file_commands(step, "x")
+    names, stage, commit = stage_locally(step, tmp_path / "backups")
     assert subprocess.run(["sh", "-c", f"{stage} && {commit}"]).returncode == 0
     assert bgpd_enabled(target.read_text()) is True
-    assert (tmp_path / "daemons.stackproof-x.bak").exists()
+    assert open(names.backup).read() == text("bgpd-off", C, "daemons")
 
 
 def test_plans_on_systemd_hosts(seed_site):
@@ -390,8 +393,8 @@ def test_config_plan_writes_validates_and_reloads(lab_site):
         .replace("service frr restart", "echo restarted")
     res = subprocess.run(["sh", "-c", fake], capture_output=True, text=True)
     assert res.returncode == 0 and res.stdout.strip() == "restarted"
-    stage, _ = write_file_commands(write, "x")
-    assert "vtysh -C -f /etc/frr/frr.conf.stackproof-new || { rm -f " in stage
+    stage, _ = write_file_commands(write, write_names(write.path, "x", 1))
+    assert "vtysh -C -f /etc/frr/frr.conf.stackproof-x-1.new || { rm -f " in stage
 
 
 def test_config_plan_for_a_peer_and_without_bgpd(lab_site):
@@ -414,11 +417,11 @@ def test_vtysh_dry_run_accepts_the_rendered_config_and_refuses_a_typo(tmp_path, 
             target = tmp_path / f"{host}.conf"
             step = WriteFile(host, str(target), render_frr_conf(site, host), "why",
                              validate=frr_config.VALIDATE)
-            stage, _ = write_file_commands(step, "x")
+            _, stage, _ = stage_locally(step, tmp_path / "backups")
             assert subprocess.run(["sh", "-c", stage], capture_output=True).returncode == 0
     bad = WriteFile("h", str(tmp_path / "bad.conf"), (DATA / "validate" / "bad.conf").read_text(),
                     "why", validate=frr_config.VALIDATE)
-    stage, _ = write_file_commands(bad, "x")
+    _, stage, _ = stage_locally(bad, tmp_path / "backups")
     assert subprocess.run(["sh", "-c", stage], capture_output=True).returncode == 3
     captured = DATA / "validate" / A
     assert (captured / "vtysh-C-bad.rc").read_text().strip() == "2"
@@ -462,14 +465,21 @@ def test_persistent_route_lines_are_removed_once(tmp_path, family, name, lines, 
     files = static_route.ROUTE_FILES[family].replace("/etc/sysconfig/network-scripts",
                                                      str(tmp_path)) \
         .replace("/etc/network", str(tmp_path))
-    cmd = static_route.persistent_command(files, "172.20.112.0/24", "10.10.10.2", "x")
+    backups = tmp_path.parent / f"{tmp_path.name}-backups"
+    cmd = static_route.persistent_command(files, "172.20.112.0/24", "10.10.10.2", "x",
+                                          str(backups))
     first = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True)
     assert first.returncode == 0 and "removed the route" in first.stdout
     assert f.read_text().splitlines() == kept
-    assert (tmp_path / f"{name}.stackproof-x.bak").read_text().splitlines() == lines
+    backup = backups / str(f).lstrip("/")
+    assert backup.read_text().splitlines() == lines
     again = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True)
     assert again.returncode == 0 and again.stdout == ""          # idempotent
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, f"{name}.stackproof-x.bak"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # nothing left where boot reads
+    f.write_text("\n".join(lines) + "\n")                          # a second removal, same run
+    subprocess.run(["sh", "-c", cmd], check=True, capture_output=True)
+    assert backup.read_text().splitlines() == lines                # the first backup kept
+    assert backup.with_name(backup.name + ".2").read_text().splitlines() == lines
 
 
 def test_session_plan_resets_idle_sessions_and_waits_for_connecting_ones(lab_site):

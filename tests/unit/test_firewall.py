@@ -448,6 +448,14 @@ class NsRemote(FakeRemote):
                                "-c", command], capture_output=True, text=True, timeout=30)
         return CommandResult(command, proc.returncode, proc.stdout, proc.stderr)
 
+    def put_file(self, path: str, content: str, mode: int = 0o600) -> None:
+        """The engine's SFTP upload, here through stdin into the scratch namespace."""
+        self.commands.append(f"put {path}")
+        subprocess.run(["nsenter", "-t", str(self.pid), "-m", "-n", "--", "/bin/sh", "-c",
+                        f"umask 077 && cat > {shlex.quote(path)} && chmod {mode:o} "
+                        f"{shlex.quote(path)}"], input=content, text=True, check=True,
+                       timeout=30)
+
 
 @pytest.fixture
 def scratch_host(tmp_path):
@@ -481,7 +489,7 @@ def scratch_host(tmp_path):
         subprocess.run(["ip", "netns", "del", ns], check=False)
 
 
-def test_remediation_against_real_iptables(seed_site, scratch_host):
+def test_remediation_against_real_iptables(seed_site, scratch_host, tmp_path):
     """libvirt's real chains (the capture) loaded into a scratch namespace; every firewall
     scenario of compute-2-host remediated by the engine; the second pass changes nothing."""
     ns, pid = scratch_host
@@ -494,7 +502,8 @@ def test_remediation_against_real_iptables(seed_site, scratch_host):
     engine = Remedy(seed_site, {host.name: host}, {"iptables_rules": rules_fix,
                                                    "iptables_save": save_fix},
                     remediate=True, plan_only=False, allow_destructive=False,
-                    poll_interval=0.05)
+                    poll_interval=0.05, host_locks=False,
+                    backup_root=str(tmp_path / "backups"))
     broken = {fam for fam, fn in ALL_CHECKS.items() if fn(seed_site, host) is not None}
     assert broken == {"libvirt", "forward", "saved"}      # VXLAN rules survived the restart
     started = time.monotonic()

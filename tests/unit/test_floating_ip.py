@@ -13,13 +13,13 @@ from remediations import fip_address, fip_reachability, fip_route
 from stackproof.checks import floating_ip as checks
 from stackproof.facts import routes as facts
 from stackproof.lab.daemons import fip as wiring
-from stackproof.remedy import Context, Finding, WriteFile, write_file_commands
+from stackproof.remedy import Context, Finding, WriteFile
 from stackproof.remote import CommandResult
 from stackproof.render.routes import (Keeper, StaticRoute, keeper, parse_libvirt_routes,
                                       parse_persisted, render_persisted, with_libvirt_routes)
 from stackproof.site import parse_site
 from stackproof.targets import select_hosts
-from fakes import ReplayCache  # noqa: E402
+from fakes import ReplayCache, stage_locally  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "routes"
 FRONT, HV, COMPUTE, LOCAL, CTL = ("openstack-host", "compute-2-host", "compute2", "compute",
@@ -273,10 +273,11 @@ def test_not_kept_for_boot_and_the_plans_that_keep_them(lab_seed, tmp_path):
     target = tmp_path / "interfaces"
     target.write_text(operator)
     local = WriteFile("x", str(target), write.content, write.why)
-    stage, commit = write_file_commands(local, "t")
+    names, stage, commit = stage_locally(local, tmp_path / "backups")
     subprocess.run(["sh", "-c", f"{stage} && {commit}"], check=True)
     assert target.read_text() == write.content
-    assert (tmp_path / "interfaces.stackproof-t.bak").read_text() == operator
+    assert open(names.backup).read() == operator
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["backups", "interfaces"]
 
     hv = cap("not-kept", HV)
     f = checks.routes_persisted(lab_seed, hv)
@@ -285,11 +286,11 @@ def test_not_kept_for_boot_and_the_plans_that_keep_them(lab_seed, tmp_path):
                          "reboot")
     before, xml, define = fip_route.plan(ctx(lab_seed, hv), f).steps
     assert before.command == ("virsh -q -c qemu:///system net-dumpxml --inactive k3snat > "
-                              "/root/stackproof-k3snat-routes.xml.before")
-    assert xml.path == "/root/stackproof-k3snat-routes.xml"
+                              "/root/stackproof-manual-k3snat-routes.xml.before")
+    assert xml.path == "/root/stackproof-manual-k3snat-routes.xml"
     assert xml.content == text("healthy", HV, "net-k3snat.xml")
     assert define.command == ("virsh -q -c qemu:///system net-define "
-                              "/root/stackproof-k3snat-routes.xml")
+                              "/root/stackproof-manual-k3snat-routes.xml")
 
 
 def test_rhel_plan_writes_route_dev_file(seed_site):

@@ -46,7 +46,9 @@ class FakeRemote(ReplayCache):
 
     def run(self, command: str) -> CommandResult:
         self.ran.append(command)
-        rc, out = self.answers.get(command, (1, ""))
+        # a file the host does not have: cat's own words (only those count as "missing")
+        rc, out = self.answers.get(command, (1, f"cat: {command.split()[-1]}: No such file "
+                                                "or directory"))
         return CommandResult(command, rc, out if rc == 0 else "", "" if rc == 0 else out)
 
 
@@ -163,14 +165,15 @@ def test_floating_ip_off_lo_plans_the_address_and_a_kubelet_restart(lab_site):
 
 def test_missing_unit_is_written_and_enabled_per_init(seed_site, lab_site):
     missing = host_file("unit-is-enabled-missing")
-    r = worker(unit=(1, "No such file"), enabled=(1, missing))
+    r = worker(unit=(1, "cat: x: No such file or directory"), enabled=(1, missing))
     finding = checks.unit_file_ok(lab_site, r)
     assert finding and f"{rk.UNIT_PATH} is missing" in finding.message
     assert kf.unit_enabled(r) == "not-found"
     lab_plan = kubelet_ip_lo.plan(ctx_for(lab_site, r), finding)
     assert isinstance(lab_plan.steps[0], WriteFile) and lab_plan.steps[0].path == rk.UNIT_PATH
     assert lab_plan.steps[1].command == f"systemctl enable {rk.UNIT_NAME}"
-    prod_plan = kubelet_ip_lo.plan(ctx_for(seed_site, worker(unit=(1, ""), enabled=(1, missing))),
+    prod_plan = kubelet_ip_lo.plan(ctx_for(seed_site, worker(unit=(1, "No such file or directory"),
+                                                       enabled=(1, missing))),
                                    finding)
     assert prod_plan.steps[1].command.startswith("systemctl daemon-reload && systemctl enable")
 
@@ -199,7 +202,7 @@ def test_join_without_node_ip_plans_the_file_edit_and_the_flags(lab_site):
 
 
 def test_a_node_that_must_rejoin_is_a_plan_for_the_operator(lab_site, seed_raw):
-    r = worker(join=(1, ""), flags=(1, ""))
+    r = worker(join=(1, ""), flags=(1, "No such file or directory"))
     finding = checks.join_config_node_ip(lab_site, r)
     plan = kube_join_config.plan(ctx_for(lab_site, r), finding)
     assert plan.blocked and "kubeadm token create" in plan.blocked

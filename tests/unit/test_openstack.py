@@ -209,6 +209,28 @@ def test_rebuild_plan_lists_every_step_and_is_destructive():
     assert "[DESTRUCTIVE]" in text
 
 
+def test_rebuild_refuses_to_drop_floating_ips_the_inventory_does_not_own():
+    import remediations.external_network_rebuild as m
+    from stackproof.remedy import Finding
+    cloud = CapturedCloud("healthy")             # the instances' FIPs on the external network
+    ext = SITE.openstack.external_network
+    on_ext = {x.address for x in cloud.floating_ips()
+              if x.network_id == cloud.network(ext.name).id}
+    assert on_ext and on_ext <= m.inventory_fips(SITE)
+    finding = Finding("external_network_rebuild", "openstack", "x", {})
+    plan = m.plan(_ctx(cloud), finding)
+    assert not plan.blocked and any("delete floating IP" in s.describe() for s in plan.steps)
+    # the same cloud, seen by an inventory that owns one of those addresses less
+    dropped = INSTANCES[0]
+    hosts = dict(SITE.hosts)
+    hosts[dropped] = hosts[dropped].model_copy(update={"floating_ip": None})
+    owned = SITE.model_copy(update={"hosts": hosts})
+    blocked = m.plan(_ctx(cloud, owned), finding)
+    gone = str(SITE.hosts[dropped].floating_ip)
+    assert blocked.steps == () and gone in blocked.blocked and "not in the inventory" in \
+        blocked.blocked
+
+
 def test_tenant_overlap_is_not_rebuilt_automatically():
     import remediations.external_network_rebuild as m
     from stackproof.remedy import Finding
