@@ -104,7 +104,7 @@ def _case(site, name):
             rf"{re.escape(remote.floating_ip)} is not on any interface of {compute}"
     if name == "external-gateway-missing":
         local = _local_fip(site)
-        return None, controller, local.floating_ip, front, r"expected .* external network"
+        return None, controller, local.floating_ip, front, r"expected dev .*external network .*, follows"
     raise KeyError(name)
 
 
