@@ -130,9 +130,12 @@ def _record(item, report, collected: _Collected) -> None:
         rec.remediation = {"id": finding.remediation, "status": "not run", "detail": "",
                            "plan": ""}
     if finding is not None:
+        caused_by = getattr(finding, "caused_by", None)
         on = (finding.params or {}).get("on")
-        if on and on != finding.host:
-            rec.cause = {"host": on}
+        if caused_by is not None and (caused_by.check, caused_by.host) != (rec.check, rec.host):
+            rec.cause = {"check": caused_by.check, "host": caused_by.host}
+        elif on and on != finding.host:
+            rec.cause = {"check": None, "host": on}
 
 
 def _first_lines(text: str, limit: int = 2000) -> str:
@@ -154,8 +157,67 @@ def compliance_report(collected: _Collected, remedy, elapsed: float) -> dict:
         "remote_commands": {"per_host": dict(sorted(counts.items())),
                             "total": sum(counts.values())},
         "elapsed_s": round(elapsed, 2),
+        "root_causes": cause_tree(records),
         "checks": records,
     }
+
+
+def cause_tree(records: list[dict]) -> list[str]:
+    """Root causes first, each with its symptoms beneath (as Alertmanager's inhibition
+    shows them): a symptom is a red or remediated check whose finding names another as its
+    cause; a cause this run did not check still heads its symptoms."""
+    red = [r for r in records if r["status"] in ("failed", "remediated")]
+    if not red:
+        return []
+    key = lambda r: (r["check"], r["host"])           # noqa: E731
+    by_key = {key(r): r for r in red}
+
+    def root_of(r, seen=()):
+        c = r.get("cause")
+        if not c:
+            return key(r)
+        k = (c.get("check"), c["host"])
+        if k in seen:
+            return k
+        if k in by_key:
+            return root_of(by_key[k], (*seen, k))
+        # a cause named by host only (older checks) or not checked in this run
+        match = [x for x in red if x["host"] == c["host"] and not x.get("cause")
+                 and (c.get("check") in (None, x["check"]))]
+        return key(match[0]) if match else k
+    groups: dict[tuple, list[dict]] = {}
+    for r in red:
+        groups.setdefault(root_of(r), []).append(r)
+    symptoms = sum(len([r for r in g if key(r) != k]) for k, g in groups.items())
+    lines = [f"{len(groups)} root cause(s), {symptoms} symptom(s)"]
+    for k, group in groups.items():
+        root = by_key.get(k)
+        if root is not None:
+            lines.append(f"{root['status'].upper():<10} {k[0] or '?'} @ {k[1] or 'site'}: "
+                         f"{_one_line(root['message'])}")
+        else:
+            lines.append(f"{'CAUSE':<10} {k[0] or '?'} @ {k[1]} (not checked in this run)")
+        for r in group:
+            if key(r) != k:
+                lines.append(f"  └ {r['status']:<10} {r['check'] or '?'} @ {r['host'] or 'site'}"
+                             f": {_one_line(r['message'])}")
+    return lines
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    first = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    return first if len(first) <= limit else first[:limit - 1] + "…"
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    state = config.stash.get(JSON_KEY, None)
+    if state is None:
+        return
+    lines = cause_tree([asdict(r) for r in state["collected"].records.values()])
+    if lines:
+        terminalreporter.section("stackproof root causes")
+        for line in lines:
+            terminalreporter.write_line(redact(line))
 
 
 def pytest_sessionfinish(session):

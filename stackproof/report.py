@@ -50,12 +50,13 @@ from attr import asdict
 from stackproof.redact import MASK, install_log_redaction, is_secret_key, redact, redact_obj
 
 __all__ = ["TARGET_LABEL", "REMEDIATION_LABEL", "REMEDIATED_TAG", "allure_active",
-           "attach_text", "attach_json", "attach_svg", "label_target", "label_check", "step", "mark_remediated",
+           "attach_text", "attach_json", "attach_svg", "label_target", "label_check", "label_cause", "step", "mark_remediated",
            "RedactingFileLogger"]
 
 TARGET_LABEL = "target"          # not `host`: allure-pytest-bdd sets host = runner's name
 REMEDIATION_LABEL = "remediation"
-CHECK_LABEL = "check"            # the scenario's stable check id (features: @check:<id>)
+CHECK_LABEL = "check"
+FINDING_LABEL = "finding"        # root-cause | symptom            # the scenario's stable check id (features: @check:<id>)
 REMEDIATED_TAG = "remediated"
 
 log = logging.getLogger(__name__)
@@ -154,6 +155,13 @@ def label_target(host_name: str, node: pytest.Item | None = None) -> None:
 def label_check(check_id: str, node: pytest.Item | None = None) -> None:
     """Label the current test with its stable check id (`check=bgp.neighbors-established`)."""
     _add_label(CHECK_LABEL, check_id, node)
+
+
+def label_cause(is_symptom: bool) -> None:
+    """Label a failing test `finding=root-cause` or `finding=symptom` (its Finding names the
+    finding that explains it), so Allure can filter the causes from their symptoms."""
+    if _current_test_result() is not None:
+        allure.dynamic.label(FINDING_LABEL, "symptom" if is_symptom else "root-cause")
 
 
 def _add_label(name: str, value: str, node: pytest.Item | None = None) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from stackproof.facts.firewall import live_rules
+from stackproof.finding import Cause
 from stackproof.facts.forwarding import neighbor, route_get
 from stackproof.facts.packet_filter import Packet, source_nat, verdict
 from stackproof.paths import ExpectedPath, PathHop, expected_path
@@ -158,11 +159,35 @@ def trace_unreachable(site: Site, hosts: Hosts, src: str, addresses: list[str]
     return out
 
 
+def cause_of(result: TraceResult) -> Cause | None:
+    """The scenario whose fact explains where the packet dies, on the host where it dies:
+    the firewall's chains, a floating IP's /32 or address, BGP's routes, the external
+    gateway on its bridge. None for a death no scenario owns (a neighbor not answering)."""
+    d = result.dies
+    if d is None:
+        return None
+    if d.firewall and d.reason == d.firewall:
+        return Cause("firewall.libvirt-accept", d.host)
+    if d.reason.startswith("no /32"):
+        return Cause("floating_ip.routes", d.host)
+    if "is not on any interface" in d.reason:
+        return Cause("floating_ip.compute-address", d.host)
+    if "(external network" in d.expected:
+        return Cause("libvirt.external-gateway-address", d.host)
+    if "(BGP route for" in d.expected:
+        return Cause("bgp.prefixes-learned", d.host)
+    return None
+
+
 def with_traces(finding, traces: list[TraceResult]):
-    """The finding, its message naming where each packet dies."""
+    """The finding, its message naming where each packet dies, and the first death's owner
+    as its cause."""
     from dataclasses import replace
-    died = [t.summary() for t in traces if t.dies is not None]
+    died = [t for t in traces if t.dies is not None]
     if not died:
         return finding
-    return replace(finding, message=f"{finding.message}; path trace: " + "; ".join(died),
-                   facts={**finding.facts, "traces": [t.table() for t in traces]})
+    cause = next((c for c in map(cause_of, died) if c is not None), None)
+    return replace(finding, message=f"{finding.message}; path trace: " +
+                   "; ".join(t.summary() for t in died),
+                   facts={**finding.facts, "traces": [t.table() for t in traces]},
+                   caused_by=finding.caused_by or cause)
