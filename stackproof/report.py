@@ -50,13 +50,14 @@ from attr import asdict
 from stackproof.redact import MASK, install_log_redaction, is_secret_key, redact, redact_obj
 
 __all__ = ["TARGET_LABEL", "REMEDIATION_LABEL", "REMEDIATED_TAG", "allure_active",
-           "attach_text", "attach_json", "attach_svg", "label_target", "label_check", "label_cause", "step", "mark_remediated",
+           "attach_text", "attach_json", "attach_svg", "label_target", "label_check", "label_cause", "label_run", "step", "mark_remediated",
            "RedactingFileLogger"]
 
 TARGET_LABEL = "target"          # not `host`: allure-pytest-bdd sets host = runner's name
 REMEDIATION_LABEL = "remediation"
 CHECK_LABEL = "check"
-FINDING_LABEL = "finding"        # root-cause | symptom            # the scenario's stable check id (features: @check:<id>)
+FINDING_LABEL = "finding"        # root-cause | symptom
+RUN_LABEL = "run"                # --run-label: acceptance, remediation, ...            # the scenario's stable check id (features: @check:<id>)
 REMEDIATED_TAG = "remediated"
 
 log = logging.getLogger(__name__)
@@ -150,6 +151,12 @@ def label_target(host_name: str, node: pytest.Item | None = None) -> None:
     the scenario starts; without `node`, the label waits for this module's
     `pytest_bdd_before_scenario` hook (the plugin must be registered)."""
     _add_label(TARGET_LABEL, str(host_name), node)
+
+
+def label_run(run: str, node: pytest.Item | None = None) -> None:
+    """Label the test with the run it belongs to (`--run-label`): allurerc.mjs turns the
+    label into an Allure environment, so a red run and a --remediate run stay apart."""
+    _add_label(RUN_LABEL, run, node)
 
 
 def label_check(check_id: str, node: pytest.Item | None = None) -> None:
