@@ -130,6 +130,7 @@ def _record(item, report, collected: _Collected) -> None:
         rec.remediation = {"id": finding.remediation, "status": "not run", "detail": "",
                            "plan": ""}
     if finding is not None:
+        rec.host = rec.host or finding.host      # a site-wide scenario: where it was found
         caused_by = getattr(finding, "caused_by", None)
         on = (finding.params or {}).get("on")
         if caused_by is not None and (caused_by.check, caused_by.host) != (rec.check, rec.host):

@@ -9,7 +9,7 @@ the checked host's own side is in order, and only when the step passes the fleet
 from __future__ import annotations
 
 import difflib
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Callable
 
 from stackproof.expect import LearnedPrefix, bgp_intent, learned_prefixes
@@ -112,7 +112,7 @@ def config_file_matches(site: Site, remote: Remote) -> Finding | None:
 def running_config_matches(site: Site, remote: Remote) -> Finding | None:
     not_ready = frr_running(site, remote)
     if not_ready is not None:
-        return not_ready
+        return _because_frr(not_ready, remote.name)
     running = facts.running_config(remote)
     if not running.answered:
         return Finding("frr_running", remote.name,
@@ -147,6 +147,12 @@ def _cause(cause: Finding, host: str) -> Cause:
                                     host)
 
 
+def _because_frr(not_ready: Finding, host: str) -> Finding:
+    """FRR not running here explains this check's failure: the same finding (the same fix),
+    named as a symptom of the FRR scenario on this host."""
+    return replace(not_ready, caused_by=not_ready.caused_by or Cause("bgp.frr-running", host))
+
+
 def _on(cause: Finding, host: str, peer: str, message: str, seen: dict) -> Finding:
     """A cause found on `peer`, reported on `host` (whose facts the engine re-reads while
     verifying) with the fix aimed at the peer."""
@@ -170,7 +176,7 @@ def neighbors_established(site: Site, remote: Remote, peers: Peers | None = None
     host = remote.name
     not_ready = frr_running(site, remote)
     if not_ready is not None:
-        return not_ready
+        return _because_frr(not_ready, remote.name)
     intent = bgp_intent(site, host)
     got = facts.neighbors(remote)
     if not got.answered:
@@ -204,7 +210,7 @@ def neighbors_established(site: Site, remote: Remote, peers: Peers | None = None
     own = running_config_matches(site, remote)
     if own is not None:
         return Finding(own.remediation, host, f"{message}; cause here: {own.message}",
-                       own.params, seen)
+                       own.params, seen, caused_by=_cause(own, host))
     notes = []
     for n in down:
         cause = _peer_cause(site, peers, n.peer)
@@ -289,7 +295,8 @@ def prefixes_learned(site: Site, remote: Remote, peers: Peers | None = None
     session = neighbors_established(site, remote, peers)
     if session is not None:
         return Finding(session.remediation, host, f"{message}; {session.message}",
-                       session.params, {**seen, **session.facts})
+                       session.params, {**seen, **session.facts},
+                       caused_by=session.caused_by or Cause("bgp.neighbors-established", host))
     # 3. the origin does not announce it: its configuration, or no such connected network
     for p in bad:
         cause = _peer_cause(site, peers, p.origin)

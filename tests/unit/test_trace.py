@@ -189,3 +189,26 @@ def test_source_nat_on_the_captured_libvirt_nat_table():
     # the underlay's packets into the NAT network keep their source (no rule matches)
     inward = Packet("10.10.10.1", "45.120.120.154", iif="enp2s0", oif="virbr10")
     assert source_nat(rules, inward, lambda: "unused") == "10.10.10.1"
+
+
+def test_where_a_packet_dies_names_the_scenario_that_owns_it():
+    from stackproof.checks.trace import HopResult, TraceResult, cause_of, with_traces
+    from stackproof.finding import Cause, Finding
+
+    def died(hop):
+        return TraceResult("a", "192.0.2.9", "guest x", (hop,))
+    fw = "FORWARD -> LIBVIRT_FWI rule 2 REJECT (-o virbr10)"
+    assert cause_of(died(HopResult("hv", "dev virbr10 (connected NAT network n)", "dev virbr10",
+                                   fw, "", False, fw))) == Cause("firewall.libvirt-accept", "hv")
+    assert cause_of(died(HopResult("hv", "via 1.2.3.4 dev e (/32 for x)", "dev v", "", "",
+                                   False, "no /32 for x, follows dev v"))) == \
+        Cause("floating_ip.routes", "hv")
+    assert cause_of(died(HopResult("hv", "via g dev e (BGP route for n from b)", "via u", "", "",
+                                   False, "expected ..., follows via u"))) == \
+        Cause("bgp.prefixes-learned", "hv")
+    assert cause_of(died(HopResult("hv", "m", "l", "", "FAILED", False,
+                                   "no ARP answer from g on e (FAILED)"))) is None
+    f = with_traces(Finding("reachability", "a", "a cannot reach 192.0.2.9"),
+                    [died(HopResult("hv", "m", "l", fw, "", False, fw))])
+    assert f.caused_by == Cause("firewall.libvirt-accept", "hv")
+    assert f.message.endswith(f"path trace: a -> 192.0.2.9 (guest x): dies at hv: {fw}")
