@@ -3,9 +3,32 @@
 // from the working directory; scripts/allure-report.sh wraps it.
 import { defineConfig } from "allure";
 
+const label = (d, name, value) =>
+  (d.labels ?? []).some((l) => l.name === name && (value === undefined || l.value === value));
+
 export default defineConfig({
   name: "stackproof",
   output: "./allure-report",
+  // runs labelled with `--run-label` (make demo: acceptance, then remediation, then
+  // idempotence) are environments of their own: the red run stays red beside the green one
+  environments: {
+    acceptance: { name: "1 acceptance (before)", matcher: ({ labels }) =>
+      labels.some((l) => l.name === "run" && l.value === "acceptance") },
+    remediation: { name: "2 --remediate (after)", matcher: ({ labels }) =>
+      labels.some((l) => l.name === "run" && l.value === "remediation") },
+    idempotence: { name: "3 second --remediate", matcher: ({ labels }) =>
+      labels.some((l) => l.name === "run" && l.value === "idempotence") },
+  },
+  // what failed, what was fixed, what still fails: root causes apart from their symptoms
+  categories: {
+    rules: [
+      { name: "Remediated", matchers: [(d) => d.status === "passed" && label(d, "remediation")] },
+      { name: "Root causes", matchers: [(d) => d.status !== "passed" &&
+          label(d, "finding", "root-cause")] },
+      { name: "Symptoms (caused elsewhere)", matchers: [(d) => d.status !== "passed" &&
+          label(d, "finding", "symptom")] },
+    ],
+  },
   plugins: {
     awesome: {
       options: {

@@ -32,27 +32,38 @@ for fault in $faults; do
   fi
 done
 
-rm -rf allure-results allure-report
-say "acceptance run: expected RED"
-set +e
-$pytest features/ --inventory "$lab_inventory" --alluredir allure-results -q -rN
-red=$?
-set -e
-if [ "$red" -ne 1 ]; then
-  echo "expected the acceptance run to fail on the injected faults (pytest rc 1), got rc $red" >&2
-  exit 1
-fi
+rm -rf allure-results allure-report demo-out
+mkdir -p demo-out
+# the operator's commands (stackproof check/fix): their exit codes and compliance JSON say
+# what happened; each run is its own Allure environment (--run-label), not a retry
+run() {  # run EXPECTED_EXIT MODE LABEL
+  local want=$1 mode=$2 label=$3 rc=0
+  $sp "$mode" --inventory "$lab_inventory" --json "demo-out/$label.json" -- \
+    --alluredir allure-results --run-label "$label" -q -rN || rc=$?
+  if [ "$rc" -ne "$want" ]; then
+    echo "expected \`stackproof $mode\` to exit $want here, got $rc" >&2
+    exit 1
+  fi
+}
 
-say "remediation run: expected GREEN"
-$pytest features/ --inventory "$lab_inventory" --remediate --alluredir allure-results -q -rN
+say "acceptance run: expected RED (exit 1: findings left)"
+run 1 check acceptance
 
-say "second remediation run: expected nothing to apply"
-out=$($pytest features/ --inventory "$lab_inventory" --remediate -q -rN 2>&1) || { echo "$out"; exit 1; }
-echo "$out" | tail -n 3
-if grep -q "stackproof remediations" <<<"$out"; then
-  echo "the second run applied remediations: not idempotent" >&2
-  exit 1
-fi
+say "remediation run: expected GREEN (exit 3: was red, remediated, green now)"
+run 3 fix remediation
 
-say "Allure report"
+say "second remediation run: expected nothing to apply (exit 0: healthy)"
+run 0 fix idempotence
+.venv/bin/python - <<'PY'
+import json, sys
+again = json.load(open("demo-out/idempotence.json"))
+applied = again["remediations"]["remediated"]
+if applied:
+    sys.exit(f"the second run applied {applied} remediation(s): not idempotent")
+print(f"second run: {again['totals']}, nothing applied")
+PY
+
+say "Allure report and the site picture"
 ./scripts/allure-report.sh
+$sp picture --inventory "$inventory" --json demo-out/acceptance.json -o allure-report/site-before.svg
+$sp picture --inventory "$inventory" --json demo-out/remediation.json -o allure-report/site.svg

@@ -30,7 +30,25 @@ class CliError(Exception):
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="stackproof", description="Prove a site is wired as "
                                 "intended; rehearse it in a lab of namespaces.")
-    top = p.add_subparsers(dest="area", required=True, metavar="{check,fix,plan,lab}")
+    top = p.add_subparsers(dest="area", required=True,
+                           metavar="{check,fix,plan,trace,picture,lab}")
+    tr = top.add_parser("trace", help="follow a packet hop by hop; exit 0 arrives, 1 dies",
+                        description="Walk the path the site model expects from SRC to DST "
+                        "and read each hop's live route, firewall verdict and neighbor "
+                        "state: names the first hop that differs. Exit 0 when the packet "
+                        "arrives, 1 when it dies, 2 on a usage or inventory error.")
+    tr.add_argument("--inventory", "-i", default=os.environ.get("STACKPROOF_INVENTORY"),
+                    help="site inventory (default: $STACKPROOF_INVENTORY)")
+    tr.add_argument("src", help="an inventory host")
+    tr.add_argument("dst", help="an inventory host, an address or a floating IP")
+    pic = top.add_parser("picture", help="draw the site (site.svg), coloured by a run",
+                         description="Draw the site from its inventory with Graphviz: "
+                         "hosts, guests, instances, underlay, NAT bridges, BGP sessions, "
+                         "VXLAN tunnels, floating-IP paths; with --json (a compliance report "
+                         "of `stackproof check --json`) coloured by that run.")
+    pic.add_argument("--inventory", "-i", default=os.environ.get("STACKPROOF_INVENTORY"))
+    pic.add_argument("--json", metavar="FILE", help="compliance report to colour by")
+    pic.add_argument("--output", "-o", default="site.svg")
     for mode, text in (("check", "run the acceptance suite: red/green per fact"),
                        ("fix", "remediate what is broken, then re-verify"),
                        ("plan", "show the fixes the suite would apply, touch nothing")):
@@ -125,9 +143,44 @@ def _suite(args) -> int:
     return suite.run(args.area, args.inventory, args.json, extra)
 
 
+def _trace(args) -> int:
+    from stackproof.checks.trace import trace
+    from stackproof.paths import PathError, resolve_destination
+    from stackproof.remote import Fleet
+    from stackproof.site import load_site
+    if not args.inventory:
+        raise CliError("no inventory: pass --inventory FILE or set STACKPROOF_INVENTORY")
+    site = load_site(args.inventory)
+    fleet = Fleet(site)
+    try:
+        result = trace(site, fleet.__getitem__, args.src, resolve_destination(site, args.dst))
+    except PathError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        fleet.close()
+    print(result.table())
+    return 0 if result.arrives else 1
+
+
+def _picture(args) -> int:
+    from stackproof.picture import render_svg
+    from stackproof.site import load_site
+    if not args.inventory:
+        raise CliError("no inventory: pass --inventory FILE or set STACKPROOF_INVENTORY")
+    site = load_site(args.inventory)
+    report = json.loads(Path(args.json).read_text()) if args.json else None
+    Path(args.output).write_text(render_svg(site, report))
+    print(f"wrote {args.output}")
+    return 0
+
+
 def _cmd(args) -> int:
     if args.area in ("check", "fix", "plan"):
         return _suite(args)
+    if args.area == "trace":
+        return _trace(args)
+    if args.area == "picture":
+        return _picture(args)
     from stackproof.lab import faults
     if args.command == "faults":
         reg = faults.load_layers()

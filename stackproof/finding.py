@@ -8,10 +8,19 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class Cause:
+    """The finding that explains another: its stable check id and host (a symptom's root)."""
+    check: str
+    host: str
+
+
+@dataclass(frozen=True)
 class Finding:
-    """A broken fact: which remediation fixes it, where, with what, and why it is broken."""
+    """A broken fact: which remediation fixes it, where, with what, and why it is broken.
+    `caused_by` names the finding that explains it, when the check found one."""
     remediation: str
     host: str
     message: str
     params: dict = field(default_factory=dict, hash=False, compare=False)
     facts: dict = field(default_factory=dict, hash=False, compare=False)
+    caused_by: Cause | None = field(default=None, compare=False)

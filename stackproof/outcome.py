@@ -76,10 +76,10 @@ def _finding_of(config, nodeid: str):
 
 
 def pytest_configure(config):
+    # records are always kept (cheap): the JSON file and the site picture both read them
     path = config.getoption("--stackproof-json", None)
-    if path:
-        config.stash[JSON_KEY] = {"path": Path(path), "collected": _Collected(),
-                                  "started": time.time()}
+    config.stash[JSON_KEY] = {"path": Path(path) if path else None, "collected": _Collected(),
+                              "started": time.time()}
 
 
 @pytest.hookimpl(wrapper=True)
@@ -130,9 +130,13 @@ def _record(item, report, collected: _Collected) -> None:
         rec.remediation = {"id": finding.remediation, "status": "not run", "detail": "",
                            "plan": ""}
     if finding is not None:
+        rec.host = rec.host or finding.host      # a site-wide scenario: where it was found
+        caused_by = getattr(finding, "caused_by", None)
         on = (finding.params or {}).get("on")
-        if on and on != finding.host:
-            rec.cause = {"host": on}
+        if caused_by is not None and (caused_by.check, caused_by.host) != (rec.check, rec.host):
+            rec.cause = {"check": caused_by.check, "host": caused_by.host}
+        elif on and on != finding.host:
+            rec.cause = {"check": None, "host": on}
 
 
 def _first_lines(text: str, limit: int = 2000) -> str:
@@ -154,8 +158,67 @@ def compliance_report(collected: _Collected, remedy, elapsed: float) -> dict:
         "remote_commands": {"per_host": dict(sorted(counts.items())),
                             "total": sum(counts.values())},
         "elapsed_s": round(elapsed, 2),
+        "root_causes": cause_tree(records),
         "checks": records,
     }
+
+
+def cause_tree(records: list[dict]) -> list[str]:
+    """Root causes first, each with its symptoms beneath (as Alertmanager's inhibition
+    shows them): a symptom is a red or remediated check whose finding names another as its
+    cause; a cause this run did not check still heads its symptoms."""
+    red = [r for r in records if r["status"] in ("failed", "remediated")]
+    if not red:
+        return []
+    key = lambda r: (r["check"], r["host"])           # noqa: E731
+    by_key = {key(r): r for r in red}
+
+    def root_of(r, seen=()):
+        c = r.get("cause")
+        if not c:
+            return key(r)
+        k = (c.get("check"), c["host"])
+        if k in seen:
+            return k
+        if k in by_key:
+            return root_of(by_key[k], (*seen, k))
+        # a cause named by host only (older checks) or not checked in this run
+        match = [x for x in red if x["host"] == c["host"] and not x.get("cause")
+                 and (c.get("check") in (None, x["check"]))]
+        return key(match[0]) if match else k
+    groups: dict[tuple, list[dict]] = {}
+    for r in red:
+        groups.setdefault(root_of(r), []).append(r)
+    symptoms = sum(len([r for r in g if key(r) != k]) for k, g in groups.items())
+    lines = [f"{len(groups)} root cause(s), {symptoms} symptom(s)"]
+    for k, group in groups.items():
+        root = by_key.get(k)
+        if root is not None:
+            lines.append(f"{root['status'].upper():<10} {k[0] or '?'} @ {k[1] or 'site'}: "
+                         f"{_one_line(root['message'])}")
+        else:
+            lines.append(f"{'CAUSE':<10} {k[0] or '?'} @ {k[1]} (not checked in this run)")
+        for r in group:
+            if key(r) != k:
+                lines.append(f"  └ {r['status']:<10} {r['check'] or '?'} @ {r['host'] or 'site'}"
+                             f": {_one_line(r['message'])}")
+    return lines
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    first = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    return first if len(first) <= limit else first[:limit - 1] + "…"
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    state = config.stash.get(JSON_KEY, None)
+    if state is None:
+        return
+    lines = cause_tree([asdict(r) for r in state["collected"].records.values()])
+    if lines:
+        terminalreporter.section("stackproof root causes")
+        for line in lines:
+            terminalreporter.write_line(redact(line))
 
 
 def pytest_sessionfinish(session):
@@ -164,8 +227,28 @@ def pytest_sessionfinish(session):
         return
     data = compliance_report(state["collected"], _remedy(session.config),
                              time.time() - state["started"])
-    path: Path = state["path"]
+    _attach_site_picture(session.config, data)
+    path: Path | None = state["path"]
+    if path is None:
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n")
     os.replace(tmp, path)
+
+
+def _attach_site_picture(config, data: dict) -> None:
+    """The site picture, coloured by this run, on the Allure overview (global attachment)."""
+    from stackproof import report
+    from stackproof.plugin import SITE_KEY
+    site = config.stash.get(SITE_KEY, None)
+    if site is None or not data["checks"] or not report.allure_active():
+        return
+    try:
+        from stackproof.picture import render_svg
+        svg = render_svg(site, data)
+    except Exception as exc:         # no Graphviz: the report stays whole without the picture
+        import logging
+        logging.getLogger(__name__).warning("site picture not drawn: %s", exc)
+        return
+    report.attach_svg(f"site {site.site} (coloured by this run)", svg)

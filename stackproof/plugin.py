@@ -36,6 +36,10 @@ def pytest_addoption(parser):
     group.addoption("--lock-wait", type=float, default=120.0, metavar="SECONDS",
                     help="how long a remediation waits for another run's lock on its host "
                          "(default 120)")
+    group.addoption("--run-label", default=None, metavar="NAME",
+                    help="label every result `run=NAME` in Allure (e.g. acceptance, "
+                         "remediation): a report of several runs shows each as its own "
+                         "environment instead of retries")
     group.addoption("--node", default=None, metavar="NAME",
                     help="the Kubernetes node the maintenance scenarios act on "
                          "(with -m maintenance)")

@@ -272,6 +272,7 @@ class Remedy:
         if finding is None:
             return
         self.findings.append((self.current_nodeid, finding))
+        report.label_cause(finding.caused_by is not None)
         report.attach_json(f"facts read: {finding.host}", finding.facts)
         report.attach_text("finding", f"{finding.host}: {finding.message}")
         if not (self.remediate or self.plan_only):

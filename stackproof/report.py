@@ -50,12 +50,14 @@ from attr import asdict
 from stackproof.redact import MASK, install_log_redaction, is_secret_key, redact, redact_obj
 
 __all__ = ["TARGET_LABEL", "REMEDIATION_LABEL", "REMEDIATED_TAG", "allure_active",
-           "attach_text", "attach_json", "label_target", "label_check", "step", "mark_remediated",
+           "attach_text", "attach_json", "attach_svg", "label_target", "label_check", "label_cause", "label_run", "step", "mark_remediated",
            "RedactingFileLogger"]
 
 TARGET_LABEL = "target"          # not `host`: allure-pytest-bdd sets host = runner's name
 REMEDIATION_LABEL = "remediation"
-CHECK_LABEL = "check"            # the scenario's stable check id (features: @check:<id>)
+CHECK_LABEL = "check"
+FINDING_LABEL = "finding"        # root-cause | symptom
+RUN_LABEL = "run"                # --run-label: acceptance, remediation, ...            # the scenario's stable check id (features: @check:<id>)
 REMEDIATED_TAG = "remediated"
 
 log = logging.getLogger(__name__)
@@ -111,6 +113,12 @@ def attach_text(name: str, text: str) -> None:
     _attach(text if isinstance(text, str) else str(text), name, "TEXT")
 
 
+def attach_svg(name: str, svg: str) -> None:
+    """Attach an SVG picture (redacted like any text); outside a test it is a global
+    attachment, shown on the report's overview."""
+    _attach(svg, name, "SVG")
+
+
 def _plain(obj: Any) -> Any:
     """Dataclasses and pydantic models, at any depth, as plain data: so that their
     secret-named fields get masked by key like any dict's."""
@@ -145,9 +153,22 @@ def label_target(host_name: str, node: pytest.Item | None = None) -> None:
     _add_label(TARGET_LABEL, str(host_name), node)
 
 
+def label_run(run: str, node: pytest.Item | None = None) -> None:
+    """Label the test with the run it belongs to (`--run-label`): allurerc.mjs turns the
+    label into an Allure environment, so a red run and a --remediate run stay apart."""
+    _add_label(RUN_LABEL, run, node)
+
+
 def label_check(check_id: str, node: pytest.Item | None = None) -> None:
     """Label the current test with its stable check id (`check=bgp.neighbors-established`)."""
     _add_label(CHECK_LABEL, check_id, node)
+
+
+def label_cause(is_symptom: bool) -> None:
+    """Label a failing test `finding=root-cause` or `finding=symptom` (its Finding names the
+    finding that explains it), so Allure can filter the causes from their symptoms."""
+    if _current_test_result() is not None:
+        allure.dynamic.label(FINDING_LABEL, "symptom" if is_symptom else "root-cause")
 
 
 def _add_label(name: str, value: str, node: pytest.Item | None = None) -> None:

@@ -57,21 +57,6 @@ def verdict(report: dict | None, pytest_rc: int) -> Verdict:
     return Verdict(EXIT_HEALTHY, f"healthy: {counts}")
 
 
-def summary_lines(report: dict) -> list[str]:
-    """What an operator reads first: each finding left (and what was fixed), one line."""
-    lines = []
-    for r in report["checks"]:
-        if r["status"] not in ("failed", "remediated"):
-            continue
-        rem = r.get("remediation") or {}
-        fix = f" [{rem['id']}: {rem['status']}]" if rem else ""
-        cause = f" (cause on {r['cause']['host']})" if r.get("cause") else ""
-        first = (r["message"].splitlines() or [""])[0]
-        lines.append(f"{r['status'].upper():<10} {r['check'] or '?'} @ {r['host'] or 'site'}"
-                     f"{fix}{cause}: {first[:300]}")
-    return lines
-
-
 def run(mode: str, inventory: str | None, json_path: str | None, pytest_args: list[str],
         *, python: str = sys.executable) -> int:
     if not inventory:
@@ -94,11 +79,9 @@ def run(mode: str, inventory: str | None, json_path: str | None, pytest_args: li
         rc = subprocess.run(cmd, cwd=features.parent, env=os.environ.copy()).returncode
         report = json.loads(out.read_text()) if out.is_file() else None
     result = verdict(report, rc)
-    if report is not None:
-        lines = summary_lines(report)
-        if lines:
-            print("\nstackproof: findings")
-            for line in lines:
-                print(f"  {line}")
+    if report is not None and report.get("root_causes"):
+        print("\nstackproof: root causes, with their symptoms beneath")
+        for line in report["root_causes"]:
+            print(f"  {line}")
     print(f"\nstackproof {mode}: {result.summary} (exit {result.code})")
     return result.code

@@ -6,6 +6,7 @@ import pytest
 from pytest_bdd import then
 
 from stackproof.checks import floating_ip as checks
+from steps.common import traced
 
 
 @then("every floating IP routed through this host has its /32 route towards the next hop")
@@ -24,7 +25,8 @@ def _addresses(site, remote, remedy):
 
 
 @then("every floating IP of the site answers a ping")
-def _reachable(site, remote, remedy):
+def _reachable(site, remote, fleet, remedy):
     if not checks.reach_hosts(site):
         pytest.skip("the inventory gives no instance a floating IP")
-    remedy.ensure(lambda: checks.floating_ips_reachable(site, remote))
+    remedy.ensure(traced(site, fleet, remote,
+                         lambda: checks.floating_ips_reachable(site, remote)))

@@ -9,13 +9,13 @@ the checked host's own side is in order, and only when the step passes the fleet
 from __future__ import annotations
 
 import difflib
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Callable
 
 from stackproof.expect import LearnedPrefix, bgp_intent, learned_prefixes
 from stackproof.facts import frr as facts
 from stackproof.facts.frr import BGP_DAEMONS, DAEMONS_FILE, FRR_CONF, KernelRoute
-from stackproof.finding import Finding
+from stackproof.finding import Cause, Finding
 from stackproof.remote import HostUnreachable, Remote
 from stackproof.render.frr import normalize_running_config, render_frr_conf
 from stackproof.site import Site
@@ -112,7 +112,7 @@ def config_file_matches(site: Site, remote: Remote) -> Finding | None:
 def running_config_matches(site: Site, remote: Remote) -> Finding | None:
     not_ready = frr_running(site, remote)
     if not_ready is not None:
-        return not_ready
+        return _because_frr(not_ready, remote.name)
     running = facts.running_config(remote)
     if not running.answered:
         return Finding("frr_running", remote.name,
@@ -137,11 +137,27 @@ def running_config_matches(site: Site, remote: Remote) -> Finding | None:
 
 
 # --- sessions ------------------------------------------------------------------------------
+# the scenario (stable check id) whose finding a cause is, by the remediation it names
+CAUSE_CHECKS = {"frr_enable_bgpd": "bgp.frr-running", "frr_running": "bgp.frr-running",
+                "frr_config": "bgp.config-matches"}
+
+
+def _cause(cause: Finding, host: str) -> Cause:
+    return cause.caused_by or Cause(CAUSE_CHECKS.get(cause.remediation, "bgp.config-matches"),
+                                    host)
+
+
+def _because_frr(not_ready: Finding, host: str) -> Finding:
+    """FRR not running here explains this check's failure: the same finding (the same fix),
+    named as a symptom of the FRR scenario on this host."""
+    return replace(not_ready, caused_by=not_ready.caused_by or Cause("bgp.frr-running", host))
+
+
 def _on(cause: Finding, host: str, peer: str, message: str, seen: dict) -> Finding:
     """A cause found on `peer`, reported on `host` (whose facts the engine re-reads while
     verifying) with the fix aimed at the peer."""
     return Finding(cause.remediation, host, f"{message}; cause on {peer}: {cause.message}",
-                   {**cause.params, "on": peer}, seen)
+                   {**cause.params, "on": peer}, seen, caused_by=_cause(cause, peer))
 
 
 def _peer_cause(site: Site, peers: Peers | None, peer: str) -> Finding | None | str:
@@ -160,7 +176,7 @@ def neighbors_established(site: Site, remote: Remote, peers: Peers | None = None
     host = remote.name
     not_ready = frr_running(site, remote)
     if not_ready is not None:
-        return not_ready
+        return _because_frr(not_ready, remote.name)
     intent = bgp_intent(site, host)
     got = facts.neighbors(remote)
     if not got.answered:
@@ -188,13 +204,13 @@ def neighbors_established(site: Site, remote: Remote, peers: Peers | None = None
     if local_config:          # the neighbor itself is configured otherwise than intended
         cause = running_config_matches(site, remote)
         return Finding("frr_config", host, f"{message}: {cause.message}" if cause else message,
-                       {}, seen)
+                       {}, seen, caused_by=_cause(cause, host) if cause else None)
     # this side is configured as intended (else the config scenario says so): look for the
     # cause here first, then on each peer whose session is down
     own = running_config_matches(site, remote)
     if own is not None:
         return Finding(own.remediation, host, f"{message}; cause here: {own.message}",
-                       own.params, seen)
+                       own.params, seen, caused_by=_cause(own, host))
     notes = []
     for n in down:
         cause = _peer_cause(site, peers, n.peer)
@@ -279,7 +295,8 @@ def prefixes_learned(site: Site, remote: Remote, peers: Peers | None = None
     session = neighbors_established(site, remote, peers)
     if session is not None:
         return Finding(session.remediation, host, f"{message}; {session.message}",
-                       session.params, {**seen, **session.facts})
+                       session.params, {**seen, **session.facts},
+                       caused_by=session.caused_by or Cause("bgp.neighbors-established", host))
     # 3. the origin does not announce it: its configuration, or no such connected network
     for p in bad:
         cause = _peer_cause(site, peers, p.origin)
@@ -298,7 +315,8 @@ def prefixes_learned(site: Site, remote: Remote, peers: Peers | None = None
             why = "; ".join(f"{p.origin} has no address in {p.prefix} ({_network_of(site, p)})"
                             for p in absent)
             return Finding("bgp_session", host, f"{message}: {why}",
-                           {**params, "blocked": f"{why}: bring that network up first"}, seen)
+                           {**params, "blocked": f"{why}: bring that network up first"}, seen,
+                           caused_by=Cause("libvirt.networks-active", absent[0].origin))
     # sessions are up and the config is intended: routes follow a new session within ~1 s,
     # so wait for a young one; ask an older one to send its routes again
     sessions = facts.neighbors(remote).peers

@@ -510,3 +510,35 @@ def test_every_bgp_remediation_gives_bgp_time():
     for module in (frr_enable_bgpd, frr_running, frr_config, bgp_session):
         assert module.VERIFY_TIMEOUT >= 20          # restart + Established + routes: ~3 s
         assert module.DESTRUCTIVE is False
+
+
+# --- cause links (stackproof.finding.Cause): the check id and host that explain a finding --
+def test_bgpd_off_here_makes_the_other_bgp_checks_its_symptoms(seed_site):
+    from stackproof.finding import Cause
+    r = Captured("bgpd-off", C)
+    assert checks.bgpd_enabled(seed_site, r).caused_by is None          # the root cause
+    for check in (checks.running_config_matches, checks.neighbors_established):
+        assert check(seed_site, r).caused_by == Cause("bgp.frr-running", C)
+
+
+def test_a_peers_bgpd_off_is_the_cause_of_its_neighbors_findings(seed_site):
+    from stackproof.finding import Cause
+    remotes, peers = fleet("bgpd-off", A, C)
+    assert checks.neighbors_established(seed_site, remotes[A], peers).caused_by == \
+        Cause("bgp.frr-running", C)
+    learned = checks.prefixes_learned(seed_site, Captured("bgpd-off", A), peers)
+    assert learned.caused_by == Cause("bgp.frr-running", C)
+
+
+def test_local_drift_causes_the_sessions_finding_and_the_routes_follow_it(seed_site):
+    from stackproof.finding import Cause
+    remotes, peers = fleet("wrong-remote-as", A, B)
+    seen_from_b = checks.neighbors_established(seed_site, remotes[B], peers)
+    assert seen_from_b.caused_by == Cause("bgp.config-matches", A)
+
+
+def test_a_network_down_on_its_host_is_caused_by_libvirt(seed_site):
+    from stackproof.finding import Cause
+    remotes, peers = fleet("network-down", A, B)
+    f = checks.prefixes_learned(seed_site, remotes[B], peers)
+    assert f.caused_by == Cause("libvirt.networks-active", A)

@@ -118,10 +118,33 @@ def test_compliance_report_totals_and_summary():
                                 "checks": 3}
     assert report["complies"] is False
     assert report["remediations"]["remediated"] == 1
-    lines = suite.summary_lines(report)
-    assert lines[0].startswith("REMEDIATED bgp.neighbors-established @ a [bgp_session: "
-                               "remediated] (cause on b)")
-    assert lines[1].startswith("FAILED     bgp.frr-running @ b [frr_enable_bgpd: not run]")
+    # a cause named by host only is matched to that host's own red check
+    assert report["root_causes"] == [
+        "1 root cause(s), 1 symptom(s)",
+        "FAILED     bgp.frr-running @ b: b: bgpd off",
+        "  └ remediated bgp.neighbors-established @ a: a: neighbor down"]
+
+
+def test_cause_tree_puts_symptoms_under_their_root():
+    from stackproof.outcome import cause_tree
+    records = [
+        {"check": "bgp.frr-running", "host": "b", "status": "failed", "message": "bgpd off",
+         "cause": None},
+        {"check": "bgp.neighbors-established", "host": "a", "status": "failed",
+         "message": "down", "cause": {"check": "bgp.frr-running", "host": "b"}},
+        {"check": "bgp.prefixes-learned", "host": "a", "status": "failed", "message": "gone",
+         "cause": {"check": "bgp.neighbors-established", "host": "a"}},
+        {"check": "connectivity.nat-networks", "host": "c", "status": "failed",
+         "message": "dies", "cause": {"check": "firewall.libvirt-accept", "host": "d"}},
+        {"check": "baseline.hostname", "host": "e", "status": "passed", "message": "",
+         "cause": None}]
+    assert cause_tree(records) == [
+        "2 root cause(s), 3 symptom(s)",
+        "FAILED     bgp.frr-running @ b: bgpd off",
+        "  └ failed     bgp.neighbors-established @ a: down",
+        "  └ failed     bgp.prefixes-learned @ a: gone",
+        "CAUSE      firewall.libvirt-accept @ d (not checked in this run)",
+        "  └ failed     connectivity.nat-networks @ c: dies"]
 
 
 def test_cli_refuses_a_bad_inventory_with_exit_2(capsys):
