@@ -414,6 +414,16 @@ class Lab:
         except OSError:
             pass                           # not empty: someone else's files, or other labs
 
+    # --- reboot ------------------------------------------------------------------------------
+    def reboot(self, host: str):
+        """Reboot one host (and a hypervisor's guests): stop, flush, boot from its files
+        (stackproof.lab.reboot). Returns a RebootReport."""
+        from stackproof.lab import reboot as rebootmod
+        self._state = None                 # the file is the record
+        if self.site is None:
+            self.site = load_site(self.inventory_path)
+        return rebootmod.reboot(self, host)
+
     # --- status ------------------------------------------------------------------------------
     def status(self) -> dict:
         self._state = None                 # always what the state file says now
