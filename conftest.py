@@ -3,6 +3,7 @@ pytest_plugins = [
     "stackproof.report",
     "stackproof.plugin",
     "fixtures.site",
+    "fixtures.reboot",
     "steps.common",
     "steps.baseline",
     "steps.time",

@@ -55,6 +55,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import time
 from dataclasses import asdict, dataclass, field
 
 from stackproof.lab.shell import NsShell
@@ -76,9 +77,11 @@ class BootLog:
     """What one boot did, step by step (written to /run/stackproof-boot/boot.json)."""
     host: str
     steps: list[dict] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
 
     def add(self, step: str, **what) -> None:
-        self.steps.append({"step": step, **what})
+        self.steps.append({"step": step, **what,
+                           "at": round(time.monotonic() - self.started, 2)})
 
 
 # --- pure parsers ----------------------------------------------------------------------------

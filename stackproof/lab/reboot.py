@@ -17,8 +17,9 @@
 4. boot from the host's files only (stackproof.lab.boot: hostname, sysctl.d, network and
    route files, the saved firewall, fstab recorded, OVS, libvirt autostart, FRR, chronyd
    -x, the lab's node services, the enabled systemd units).
-5. guests whose domain libvirt autostarted come back (booted the same way); the others
-   stay down, as they would.
+5. guests whose domain libvirt autostarts (its link in the hypervisor's
+   /etc/libvirt/qemu/autostart) come back, booted the same way and alongside the
+   hypervisor; the others stay down, as they would.
 6. the lab follows: new init PIDs in its state, ssh_config rewritten, the OpenStack node
    stand-ins (agent heartbeats, the DVR NAT a compute's L3 agent rebuilds at start)
    restarted where the OpenStack layer is up. None of them touches what the persistence
@@ -34,6 +35,7 @@ import shlex
 import signal
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -289,9 +291,11 @@ def guests_of(site: Site, host: str) -> list[str]:
     return [n for n, g in site.guests().items() if g.hypervisor == host]
 
 
-def running_domains(shell: NsShell) -> set[str]:
-    proc = shell.run([*VIRSH, "list", "--name"], check=False)
-    return {line.strip() for line in proc.stdout.splitlines() if line.strip()}
+def autostarted(hypervisor_root: str, guest: str) -> bool:
+    """libvirt's autostart link for the guest's domain, in the hypervisor's own
+    /etc/libvirt (the file libvirtd reads when it starts)."""
+    link = Path(hypervisor_root) / "etc/libvirt/qemu/autostart" / f"{guest}.xml"
+    return link.is_symlink() or link.exists()      # the link points inside the host
 
 
 def reboot(lab, host: str) -> RebootReport:
@@ -311,16 +315,16 @@ def reboot(lab, host: str) -> RebootReport:
         netns = st.hosts[name].netns
         flush(netns, fresh)
         rewire(netns, wires[name])
-    logs = {host: boot(lab, site, host, wires, launch(lab, host))}
-    up = running_domains(lab.shell(host)) if guests else set()
-    back = [g for g in guests if g in up]
-    holders = {g: launch(lab, g) for g in back}
-    for g in back:
-        logs[g] = boot(lab, site, g, wires, holders[g])
-    # a guest that stays down: its record shows a dead init (`lab status`: DEAD)
+    # libvirt starts the domains its autostart links name: the guests behind them boot
+    # alongside their hypervisor (each waits only for its own init)
+    back = [g for g in guests if autostarted(st.hosts[host].root, g)]
+    holders = {n: launch(lab, n) for n in (host, *back)}
+    with ThreadPoolExecutor(max_workers=len(holders)) as pool:
+        futures = {n: pool.submit(boot, lab, site, n, wires, h) for n, h in holders.items()}
+        logs = {n: f.result() for n, f in futures.items()}
     for g in guests:
         if g not in back:
-            _forget(st, g)
+            _forget(st, g)          # stays down: `lab status` shows it DEAD
     _follow(lab)
     failed = {n: [s for s in log.steps if s.get("rc") not in (None, 0)]
               for n, log in logs.items()}
