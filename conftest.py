@@ -2,6 +2,7 @@
 pytest_plugins = [
     "stackproof.report",
     "stackproof.plugin",
+    "stackproof.outcome",
     "fixtures.site",
     "fixtures.reboot",
     "steps.common",

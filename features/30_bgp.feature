@@ -6,29 +6,29 @@ Feature: BGP underlay
   BGP must be gone, and FRR must run exactly the configuration rendered from the inventory,
   in memory and on disk.
 
-  @role:bgp
+  @role:bgp @check:bgp.frr-running
   Scenario: FRR runs with bgpd enabled
     Given the host is reachable over SSH
     Then /etc/frr/daemons enables bgpd
     And FRR runs with watchfrr, zebra and bgpd
 
-  @role:bgp
+  @role:bgp @check:bgp.config-matches
   Scenario: FRR runs the configuration rendered from the inventory
     Given the host is reachable over SSH
     Then /etc/frr/frr.conf holds the configuration rendered from the inventory
     And the running FRR configuration is the configuration rendered from the inventory
 
-  @role:bgp
+  @role:bgp @check:bgp.neighbors-established
   Scenario: Every BGP session is Established
     Given the host is reachable over SSH
     Then every BGP neighbor the inventory expects is Established
 
-  @role:bgp
+  @role:bgp @check:bgp.prefixes-learned
   Scenario: The other hosts' networks are learned over BGP
     Given the host is reachable over SSH
     Then every other BGP host's networks are kernel routes learned over BGP via that host's underlay address
 
-  @role:bgp
+  @role:bgp @check:bgp.no-static-shadow
   Scenario: No leftover static route overrides BGP
     Given the host is reachable over SSH
     Then no static route overrides a prefix that BGP provides

@@ -6,30 +6,33 @@ Feature: OpenStack services and networks
   checked with the libvirt networks);
   the router leaves through it; and every instance has its floating IP.
 
-  @role:nova_compute
+  @role:nova_compute @check:openstack.nova-compute-up
   Scenario: nova-compute is enabled and up on every compute host
     Given the cloud answers
     Then nova-compute is enabled and up on the host
     And the host is mapped to a cell as a hypervisor
 
-  @role:neutron_agent
+  @role:neutron_agent @check:openstack.neutron-agents-alive
   Scenario: Every expected neutron agent is alive and UP
     Given the cloud answers
     Then every expected neutron agent on the host is alive and UP
 
+  @check:openstack.external-network
   Scenario: The external network is flat and external with the expected addresses
     Given the cloud answers
     Then the external network is flat and external with the expected CIDR, gateway and pool
 
+  @check:openstack.no-nat-overlap
   Scenario: No OpenStack subnet overlaps a libvirt NAT range
     Given the cloud answers
     Then no external or tenant subnet overlaps a libvirt NAT network
 
+  @check:openstack.router-gateway
   Scenario: The router leaves through the external network
     Given the cloud answers
     Then the router's external gateway is the external network
 
-  @role:instance
+  @role:instance @check:openstack.floating-ip-attached
   Scenario: Every expected floating IP is attached to its instance
     Given the cloud answers
     Then the instance's floating IP is attached to its port

@@ -10,6 +10,7 @@ Feature: Node maintenance
   (and `--allow-destructive` when pods would lose emptyDir data) it does the drain.
   Afterwards the regular run reports the node cordoned, and its remediation uncordons it.
 
+  @check:maintenance.drain
   Scenario: The node is ready to shut down
     Given the Kubernetes API answers
     And the node chosen with --node

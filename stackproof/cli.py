@@ -1,5 +1,6 @@
 """`stackproof` command line.
 
+    stackproof check|fix|plan --inventory FILE [--json FILE] [-- PYTEST ARGS]
     stackproof lab up      --inventory FILE [--state-dir DIR] [--no-daemons]
     stackproof lab down    --inventory FILE [--state-dir DIR] [--keep-files]
     stackproof lab status  --inventory FILE [--state-dir DIR] [--json]
@@ -30,7 +31,19 @@ class CliError(Exception):
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="stackproof", description="Prove a site is wired as "
                                 "intended; rehearse it in a lab of namespaces.")
-    top = p.add_subparsers(dest="area", required=True, metavar="{lab}")
+    top = p.add_subparsers(dest="area", required=True, metavar="{check,fix,plan,lab}")
+    for mode, text in (("check", "run the acceptance suite: red/green per fact"),
+                       ("fix", "remediate what is broken, then re-verify"),
+                       ("plan", "show the fixes the suite would apply, touch nothing")):
+        sp = top.add_parser(mode, help=text, description=f"{text}. Exit: 0 healthy, 1 "
+                            "findings left, 2 usage or inventory error, 3 remediated and "
+                            "green now. Arguments after `--` go to pytest.")
+        sp.add_argument("--inventory", "-i", default=os.environ.get("STACKPROOF_INVENTORY"),
+                        help="site inventory (default: $STACKPROOF_INVENTORY)")
+        sp.add_argument("--json", metavar="FILE",
+                        help="write the compliance report (one record per check and host)")
+        sp.add_argument("pytest_args", nargs=argparse.REMAINDER,
+                        help="-- then pytest arguments (e.g. -- -m underlay --check 'bgp.*')")
     lab = top.add_parser("lab", help="build, break and heal a site on this machine")
     sub = lab.add_subparsers(dest="command", required=True,
                              metavar="{up,down,status,break,heal,faults,reboot}")
@@ -128,7 +141,17 @@ def _reboot(args) -> int:
     return 0
 
 
+def _suite(args) -> int:
+    from stackproof import suite
+    extra = list(args.pytest_args)
+    if extra[:1] == ["--"]:
+        extra = extra[1:]
+    return suite.run(args.area, args.inventory, args.json, extra)
+
+
 def _cmd(args) -> int:
+    if args.area in ("check", "fix", "plan"):
+        return _suite(args)
     from stackproof.lab import faults
     if args.command == "faults":
         reg = faults.load_layers()

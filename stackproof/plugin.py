@@ -1,6 +1,7 @@
 """The pytest plugin: options, the site, `@role:` tags as per-host parametrization, summary."""
 from __future__ import annotations
 
+import fnmatch
 import os
 import time
 
@@ -28,6 +29,13 @@ def pytest_addoption(parser):
     group.addoption(REBOOT_CHECK_OPTION, action="store_true",
                     help="lab only: each persistence scenario reboots its host (`stackproof "
                          "lab reboot`) and checks the live state after the boot")
+    group.addoption("--check", action="append", default=[], metavar="ID",
+                    help="run only these checks (stable ids such as "
+                         "bgp.neighbors-established; shell-style patterns like 'bgp.*'; "
+                         "repeat or separate with commas)")
+    group.addoption("--stackproof-json", default=None, metavar="FILE",
+                    help="write the run's compliance report (one record per check and "
+                         "host) as JSON")
     group.addoption("--node", default=None, metavar="NAME",
                     help="the Kubernetes node the maintenance scenarios act on "
                          "(with -m maintenance)")
@@ -36,7 +44,8 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line("markers", "role(selector): run once per inventory host selected")
     config.addinivalue_line("markers", "maintenance: operator-driven maintenance scenarios "
-                                       "(deselected unless -m maintenance)")
+                                       "(deselected unless -m selects them)")
+    config.addinivalue_line("markers", "check(id): the scenario's stable check id")
     from stackproof.redact import install_log_redaction
     install_log_redaction()
     config.stash[STARTED_KEY] = time.monotonic()
@@ -64,18 +73,42 @@ def pytest_collection_modifyitems(config, items):
     # features run in the runbook's layer order (their file names start with it): a fix in a
     # lower layer lands before the layers above it are checked
     items.sort(key=_feature_file)
-    # maintenance scenarios change the site on purpose: only when explicitly selected
-    if "maintenance" in (config.getoption("-m") or ""):
-        return
+    wanted = [p.strip() for arg in config.getoption("--check") for p in arg.split(",")
+              if p.strip()]
+    selects_maintenance = _selects_maintenance(config.getoption("-m") or "")
     keep, drop = [], []
     for item in items:
-        (drop if item.get_closest_marker("maintenance") else keep).append(item)
+        # maintenance scenarios change the site on purpose: only when -m selects them
+        skip = item.get_closest_marker("maintenance") is not None and not selects_maintenance
+        if wanted and not skip:
+            cid = (item.get_closest_marker("check") or pytest.mark.check("").mark).args[0]
+            skip = not any(fnmatch.fnmatchcase(cid, pattern) for pattern in wanted)
+        (drop if skip else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
 
 
+def _selects_maintenance(markexpr: str) -> bool:
+    """True when the -m expression selects the maintenance scenarios on purpose: it holds
+    for a scenario marked `maintenance` and not for one without it (pytest's expression
+    language, so `-m maintenance` and `-m "maintenance and not kubernetes"` do, and a
+    mere `-m "not kubernetes"` does not)."""
+    if not markexpr.strip():
+        return False
+    from _pytest.mark.expression import Expression
+    try:
+        expr = Expression.compile(markexpr)
+    except Exception:       # pytest reports a bad -m itself
+        return False
+    return (expr.evaluate(lambda name, **kw: name == "maintenance")
+            and not expr.evaluate(lambda name, **kw: False))
+
+
 def pytest_bdd_apply_tag(tag, function):
+    if tag.startswith("check:"):
+        pytest.mark.check(tag.split(":", 1)[1])(function)
+        return True
     if tag.startswith("role:"):
         selector = tag.split(":", 1)[1]
         function = pytest.mark.role(selector)(function)

@@ -165,6 +165,7 @@ class Remedy:
         self.ctx = Context(site, fleet, extras or {})
         self.poll_interval = poll_interval
         self.outcomes: list[Outcome] = []
+        self.findings: list[tuple[str, Finding]] = []     # (node id, finding), for reports
         self.current_nodeid = ""
 
     # The only call a step makes.
@@ -176,6 +177,7 @@ class Remedy:
             pytest.fail(str(exc), pytrace=False)
         if finding is None:
             return
+        self.findings.append((self.current_nodeid, finding))
         report.attach_json(f"facts read: {finding.host}", finding.facts)
         report.attach_text("finding", f"{finding.host}: {finding.message}")
         if not (self.remediate or self.plan_only):

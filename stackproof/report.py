@@ -50,11 +50,12 @@ from attr import asdict
 from stackproof.redact import MASK, install_log_redaction, is_secret_key, redact, redact_obj
 
 __all__ = ["TARGET_LABEL", "REMEDIATION_LABEL", "REMEDIATED_TAG", "allure_active",
-           "attach_text", "attach_json", "label_target", "step", "mark_remediated",
+           "attach_text", "attach_json", "label_target", "label_check", "step", "mark_remediated",
            "RedactingFileLogger"]
 
 TARGET_LABEL = "target"          # not `host`: allure-pytest-bdd sets host = runner's name
 REMEDIATION_LABEL = "remediation"
+CHECK_LABEL = "check"            # the scenario's stable check id (features: @check:<id>)
 REMEDIATED_TAG = "remediated"
 
 log = logging.getLogger(__name__)
@@ -142,6 +143,11 @@ def label_target(host_name: str, node: pytest.Item | None = None) -> None:
     the scenario starts; without `node`, the label waits for this module's
     `pytest_bdd_before_scenario` hook (the plugin must be registered)."""
     _add_label(TARGET_LABEL, str(host_name), node)
+
+
+def label_check(check_id: str, node: pytest.Item | None = None) -> None:
+    """Label the current test with its stable check id (`check=bgp.neighbors-established`)."""
+    _add_label(CHECK_LABEL, check_id, node)
 
 
 def _add_label(name: str, value: str, node: pytest.Item | None = None) -> None:

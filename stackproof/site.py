@@ -241,6 +241,9 @@ class Site(Strict):
     os_family: Literal["rhel", "debian"] = "rhel"
     init: Literal["systemd", "sysv"] = "systemd"
     ssh: SshSpec = SshSpec()
+    # connection details per host from an Ansible inventory (INI or YAML), read by Ansible's
+    # own loader when the inventory file is loaded (stackproof.ansible_hosts)
+    ansible_inventory: str | None = None
     underlay: UnderlayNetwork
     bgp: Bgp
     time: TimeSpec | None = None
@@ -557,4 +560,35 @@ def load_site(path: str | Path) -> Site:
         if context:
             problem += f" ({' '.join(context.split())})"
         raise InventoryError(str(path), [f"{where}: not valid YAML: {problem}"]) from None
+    if isinstance(data, dict) and data.get("ansible_inventory"):
+        data = _with_ansible_connections(data, path)
     return parse_site(data, str(path))
+
+
+def _with_ansible_connections(data: dict, path: Path) -> dict:
+    """The inventory data with each host's ssh settings filled in from the Ansible inventory
+    it names (relative to this file); what the site says per host wins."""
+    from stackproof.ansible_hosts import AnsibleInventoryError, connection_details
+    source = Path(str(data["ansible_inventory"]))
+    if not source.is_absolute():
+        source = path.parent / source
+    hosts = data.get("hosts")
+    if not isinstance(hosts, dict):
+        return data         # parse_site names the problem
+    try:
+        found = connection_details(source, [str(n) for n in hosts])
+    except AnsibleInventoryError as exc:
+        raise InventoryError(str(path), exc.problems) from None
+    except Exception as exc:    # Ansible's own parse errors
+        raise InventoryError(str(path), [f"ansible_inventory: {source}: Ansible cannot read "
+                                         f"it: {' '.join(str(exc).split())[:300]}"]) from None
+    merged = dict(data)
+    merged["ansible_inventory"] = str(source)
+    merged["hosts"] = {}
+    for name, host in hosts.items():
+        host = dict(host) if isinstance(host, dict) else host
+        if isinstance(host, dict):
+            own = host.get("ssh") if isinstance(host.get("ssh"), dict) else {}
+            host["ssh"] = {**found.get(str(name), {}), **own}
+        merged["hosts"][name] = host
+    return merged

@@ -153,6 +153,12 @@ class Lab:
         return self.state_dir / "inventory.yml"
 
     @property
+    def ansible_inventory_path(self) -> Path:
+        """The lab inventory again, with connection details from an Ansible inventory the lab
+        writes beside it (ansible-hosts.yml): the Ansible path an operator's site takes."""
+        return self.state_dir / "inventory-ansible.yml"
+
+    @property
     def ssh_config(self) -> Path:
         return sshmod.ssh_dir(self.state_dir) / "ssh_config"
 
@@ -317,8 +323,10 @@ class Lab:
         ssh = {"user": "root", "ssh_config": str(self.ssh_config),
                "known_hosts": str(self.known_hosts), "identity_file": str(self.identity_file),
                "verify_host_key": True}
+        # production connection details (an Ansible inventory, bastion, port) do not apply
+        data.pop("ansible_inventory", None)
         for name, h in data["hosts"].items():
-            h["ssh"] = dict(ssh)        # production ssh details (bastion, port) do not apply
+            h["ssh"] = dict(ssh)
             h["kernel"] = "shared"
             h["init"] = "sysv"
             h["os_family"] = "debian"   # lab hosts run this machine's Debian binaries
@@ -338,6 +346,17 @@ class Lab:
         tmp.write_text(header + yaml.safe_dump(data, sort_keys=False))
         load_site(tmp)                   # the lab inventory must itself be valid
         os.replace(tmp, self.inventory_path)
+        self._write_ansible_inventory(data, header)
+
+    def _write_ansible_inventory(self, data: dict, header: str) -> None:
+        ansible = sshmod.ansible_inventory_data(list(data["hosts"]), self.ssh_config,
+                                                self.known_hosts, self.identity_file)
+        (self.state_dir / "ansible-hosts.yml").write_text(
+            header + yaml.safe_dump(ansible, sort_keys=False))
+        via = {**data, "ansible_inventory": "ansible-hosts.yml",
+               "hosts": {n: {k: v for k, v in h.items() if k != "ssh"}
+                         for n, h in data["hosts"].items()}}
+        self.ansible_inventory_path.write_text(header + yaml.safe_dump(via, sort_keys=False))
 
     # --- down --------------------------------------------------------------------------------
     def down(self, keep_files: bool = False) -> None:

@@ -14,6 +14,7 @@ Host keys are verified (`StrictHostKeyChecking yes`) even in the lab.
 from __future__ import annotations
 
 import os
+import shlex
 import re
 import subprocess
 from pathlib import Path
@@ -110,6 +111,18 @@ def ssh_config_text(entries: dict[str, int], identity: Path, known_hosts: Path,
             f"  BatchMode yes\n"
             f"  LogLevel ERROR\n")
     return "\n".join(out)
+
+
+def ansible_inventory_data(names: list[str], ssh_config: Path, known_hosts: Path,
+                           identity: Path) -> dict:
+    """An Ansible YAML inventory of the lab hosts: each reached by its inventory name through
+    the lab's ssh_config (`-F`), as real Ansible would reach them."""
+    common = (f"-F {shlex.quote(str(ssh_config))} "
+              f"-o UserKnownHostsFile={shlex.quote(str(known_hosts))}")
+    return {"all": {"vars": {"ansible_user": "root",
+                             "ansible_ssh_private_key_file": str(identity),
+                             "ansible_ssh_common_args": common},
+                    "hosts": {name: {} for name in names}}}
 
 
 def _cfg_value(value: str) -> str:

@@ -1,0 +1,104 @@
+"""`stackproof check | fix | plan`: the acceptance suite as an operator's command.
+
+Runs `pytest features/` (fix adds --remediate, plan --remediate --plan) with a compliance
+report (stackproof.outcome), prints the findings and the remediation summary from it, and
+turns the run into an exit code an operator or a CI job can act on:
+
+    0  healthy, nothing applied
+    1  findings left (including a plan that shows fixes it did not apply)
+    2  usage or inventory error
+    3  was red, remediated, green now
+
+Plain `pytest features/` keeps working unchanged; this only wraps it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from stackproof.site import InventoryError, load_site
+
+EXIT_HEALTHY, EXIT_FINDINGS, EXIT_USAGE, EXIT_REMEDIATED = 0, 1, 2, 3
+MODES = {"check": [], "fix": ["--remediate"], "plan": ["--remediate", "--plan"]}
+# pytest's own exit codes that mean "the command line or the inventory is wrong"
+PYTEST_USAGE = {3, 4}     # internal error, usage error
+PYTEST_NO_TESTS = 5
+
+
+def features_dir() -> Path:
+    """The features/ next to the installed package (editable or source checkout)."""
+    return Path(__file__).resolve().parents[1] / "features"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    code: int
+    summary: str
+
+
+def verdict(report: dict | None, pytest_rc: int) -> Verdict:
+    """The exit code from the compliance report (pytest's rc only for usage errors)."""
+    if pytest_rc in PYTEST_USAGE or report is None:
+        return Verdict(EXIT_USAGE, f"pytest stopped before checking (rc {pytest_rc})")
+    if pytest_rc == PYTEST_NO_TESTS or report["totals"]["checks"] == 0:
+        return Verdict(EXIT_USAGE, "no check was selected")
+    t = report["totals"]
+    counts = (f"{t['passed']} passed, {t['remediated']} remediated, {t['failed']} failed, "
+              f"{t['skipped']} skipped")
+    if t["failed"]:
+        return Verdict(EXIT_FINDINGS, f"findings left: {counts}")
+    if t["remediated"]:
+        return Verdict(EXIT_REMEDIATED, f"was red, remediated, green now: {counts}")
+    return Verdict(EXIT_HEALTHY, f"healthy: {counts}")
+
+
+def summary_lines(report: dict) -> list[str]:
+    """What an operator reads first: each finding left (and what was fixed), one line."""
+    lines = []
+    for r in report["checks"]:
+        if r["status"] not in ("failed", "remediated"):
+            continue
+        rem = r.get("remediation") or {}
+        fix = f" [{rem['id']}: {rem['status']}]" if rem else ""
+        cause = f" (cause on {r['cause']['host']})" if r.get("cause") else ""
+        first = (r["message"].splitlines() or [""])[0]
+        lines.append(f"{r['status'].upper():<10} {r['check'] or '?'} @ {r['host'] or 'site'}"
+                     f"{fix}{cause}: {first[:300]}")
+    return lines
+
+
+def run(mode: str, inventory: str | None, json_path: str | None, pytest_args: list[str],
+        *, python: str = sys.executable) -> int:
+    if not inventory:
+        print("stackproof: no inventory: pass --inventory FILE or set STACKPROOF_INVENTORY",
+              file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        load_site(inventory)           # the inventory's field errors, before pytest starts
+    except InventoryError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_USAGE
+    features = features_dir()
+    if not features.is_dir():
+        print(f"stackproof: no features directory at {features}", file=sys.stderr)
+        return EXIT_USAGE
+    with tempfile.TemporaryDirectory(prefix="stackproof-") as tmp:
+        out = Path(json_path) if json_path else Path(tmp) / "compliance.json"
+        cmd = [python, "-m", "pytest", str(features), "--inventory", str(Path(inventory)),
+               "--stackproof-json", str(out), *MODES[mode], *pytest_args]
+        rc = subprocess.run(cmd, cwd=features.parent, env=os.environ.copy()).returncode
+        report = json.loads(out.read_text()) if out.is_file() else None
+    result = verdict(report, rc)
+    if report is not None:
+        lines = summary_lines(report)
+        if lines:
+            print("\nstackproof: findings")
+            for line in lines:
+                print(f"  {line}")
+    print(f"\nstackproof {mode}: {result.summary} (exit {result.code})")
+    return result.code
