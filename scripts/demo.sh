@@ -2,11 +2,15 @@
 # `make demo`: build the seed site as a lab, inject the field report's faults, run the
 # acceptance suite (red), run it with --remediate (green), run it once more (nothing to
 # apply), and write the Allure HTML report. The lab is taken down at the end, whatever happens.
+# DEMO_STATE_DIR=DIR keeps the lab's state in DIR instead of the default state directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 inventory=${1:-inventories/seed.yml}
-sp=.venv/bin/stackproof
-pytest=.venv/bin/pytest
+venv=${DEMO_VENV:-.venv}
+pytest=$venv/bin/pytest
+where=(--inventory "$inventory")
+if [ -n "${DEMO_STATE_DIR:-}" ]; then where+=(--state-dir "$DEMO_STATE_DIR"); fi
+sp() { "$venv/bin/stackproof" "$@"; }
 # The report's faults, one layer after another (names from `stackproof lab faults`;
 # `name@host` picks the host, otherwise the fault's default host).
 faults=${DEMO_FAULTS:-"hostname-drift swap-in-fstab dhcp-reservation-missing bgpd-off
@@ -17,18 +21,18 @@ faults=${DEMO_FAULTS:-"hostname-drift swap-in-fstab dhcp-reservation-missing bgp
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "lab up: $inventory"
-$sp lab up --inventory "$inventory"
-trap 'say "lab down"; $sp lab down --inventory "$inventory"' EXIT
-lab_inventory=$($sp lab status --inventory "$inventory" --json |
-  .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["lab_inventory"])')
+sp lab up "${where[@]}"
+trap 'say "lab down"; sp lab down "${where[@]}"' EXIT
+lab_inventory=$(sp lab status "${where[@]}" --json |
+  "$venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["lab_inventory"])')
 
 say "inject the report's faults"
 for fault in $faults; do
   name=${fault%@*}
   if [ "$name" != "$fault" ]; then
-    $sp lab break "$name" --host "${fault#*@}" --inventory "$inventory"
+    sp lab break "$name" --host "${fault#*@}" "${where[@]}"
   else
-    $sp lab break "$name" --inventory "$inventory"
+    sp lab break "$name" "${where[@]}"
   fi
 done
 
@@ -55,15 +59,20 @@ if grep -q "stackproof remediations" <<<"$out"; then
 fi
 
 say "reboot every host of the lab (stop, flush, boot from its files), then acceptance: expected GREEN"
-# a hypervisor reboots its guests with it: the physical hosts, then the instances
-hosts=$(.venv/bin/python - "$lab_inventory" <<'PY'
+# as an operator would: the time server's host first (its clients' chronyd start after it
+# and sync with iburst), then the other physical hosts (a hypervisor takes its guests with
+# it), then the instances
+hosts=$("$venv/bin/python" - "$lab_inventory" <<'PY'
 import sys
 from stackproof.site import load_site
 site = load_site(sys.argv[1])
-print(" ".join([*site.physical_hosts(), *site.instances()]))
+first = site.time.server if site.time else None
+first = site.hypervisor_of(first) or first if first else None
+physical = sorted(site.physical_hosts(), key=lambda h: h != first)
+print(" ".join([*physical, *site.instances()]))
 PY
 )
-$sp lab reboot $hosts --inventory "$inventory"
+sp lab reboot $hosts "${where[@]}"
 $pytest features/ --inventory "$lab_inventory" -q -rN
 
 say "Allure report"
