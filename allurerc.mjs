@@ -9,8 +9,8 @@ const label = (d, name, value) =>
 export default defineConfig({
   name: "stackproof",
   output: "./allure-report",
-  // runs labelled with `--run-label` (make demo: acceptance, then remediation, then
-  // idempotence) are environments of their own: the red run stays red beside the green one
+  // runs labelled with `--run-label` (make demo: acceptance, remediation, idempotence,
+  // after-reboot) are environments of their own: the red run stays red beside the green one
   environments: {
     acceptance: { name: "1 acceptance (before)", matcher: ({ labels }) =>
       labels.some((l) => l.name === "run" && l.value === "acceptance") },
@@ -18,6 +18,8 @@ export default defineConfig({
       labels.some((l) => l.name === "run" && l.value === "remediation") },
     idempotence: { name: "3 second --remediate", matcher: ({ labels }) =>
       labels.some((l) => l.name === "run" && l.value === "idempotence") },
+    "after-reboot": { name: "4 after a reboot of every host", matcher: ({ labels }) =>
+      labels.some((l) => l.name === "run" && l.value === "after-reboot") },
   },
   // what failed, what was fixed, what still fails: root causes apart from their symptoms
   categories: {

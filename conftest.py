@@ -4,6 +4,7 @@ pytest_plugins = [
     "stackproof.plugin",
     "stackproof.outcome",
     "fixtures.site",
+    "fixtures.reboot",
     "steps.common",
     "steps.baseline",
     "steps.time",

@@ -7,6 +7,7 @@
     stackproof lab break   FAULT [--host H] --inventory FILE
     stackproof lab heal    [FAULT] [--host H] --inventory FILE
     stackproof lab faults
+    stackproof lab reboot  HOST [HOST...] --inventory FILE [--state-dir DIR]
 
 --inventory defaults to $STACKPROOF_INVENTORY. Errors are one clear message, no traceback.
 """
@@ -63,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="-- then pytest arguments (e.g. -- -m underlay --check 'bgp.*')")
     lab = top.add_parser("lab", help="build, break and heal a site on this machine")
     sub = lab.add_subparsers(dest="command", required=True,
-                             metavar="{up,down,status,break,heal,faults}")
+                             metavar="{up,down,status,break,heal,faults,reboot}")
 
     where = argparse.ArgumentParser(add_help=False)
     where.add_argument("--inventory", "-i", default=os.environ.get("STACKPROOF_INVENTORY"),
@@ -89,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
     he.add_argument("fault", nargs="?")
     he.add_argument("--host")
     sub.add_parser("faults", help="list the fault catalog")
+    rb = sub.add_parser("reboot", parents=[where], help="reboot hosts: stop, flush, boot "
+                        "from their persisted files (a hypervisor's guests too)")
+    rb.add_argument("hosts", nargs="+", metavar="HOST")
     return p
 
 
@@ -133,6 +137,30 @@ def _print_status(s: dict) -> None:
         print(f"  fault {f['name']} on {f['host'] or '(site)'}")
     for n in s["notes"]:
         print(f"  note: {n}")
+
+
+def _reboot(args) -> int:
+    import time
+    from stackproof.lab.reboot import wait_settled
+    lab = _lab(args, daemons=False, for_down=True)
+    t0 = time.monotonic()
+    for host in args.hosts:
+        r = lab.reboot(host)
+        guests = f" with {', '.join(r.rebooted[1:])}" if r.rebooted[1:] else ""
+        print(f"[lab] {host} rebooted{guests} in {r.seconds:.1f} s")
+        for g in r.down:
+            print(f"[lab]   guest {g} stays down: its domain is not autostarted")
+        for name, steps in r.boot.items():
+            for s in steps:
+                print(f"[lab]   {name}: boot step {s['step']} failed: "
+                      f"{s.get('cmd', '')} -> rc {s['rc']} {s.get('err', '')}")
+    pending = wait_settled(lab)
+    for line in pending:
+        print(f"[lab]   not settled: BGP {line}")
+    print(f"[lab] {len(args.hosts)} reboot(s) and BGP settled in "
+          f"{time.monotonic() - t0:.1f} s" if not pending else
+          f"[lab] {len(args.hosts)} reboot(s) in {time.monotonic() - t0:.1f} s")
+    return 0
 
 
 def _suite(args) -> int:
@@ -202,6 +230,8 @@ def _cmd(args) -> int:
         s = _lab(args, daemons=False, for_down=True).status()
         print(json.dumps(s, indent=1)) if args.json else _print_status(s)
         return 0 if s["up"] else EXIT_NOT_UP
+    if args.command == "reboot":
+        return _reboot(args)
     lab = _lab(args)
     if args.command == "break":
         host = faults.inject(lab, args.fault, args.host)

@@ -14,6 +14,7 @@ from stackproof.targets import select_hosts
 SITE_KEY = pytest.StashKey[Site]()
 REMEDY_KEY = pytest.StashKey[object]()
 STARTED_KEY = pytest.StashKey[float]()
+REBOOT_CHECK_OPTION = "--reboot-check"
 
 
 def pytest_addoption(parser):
@@ -26,6 +27,9 @@ def pytest_addoption(parser):
                     help="with or without --remediate: show the fixes, touch nothing")
     group.addoption("--allow-destructive", action="store_true",
                     help="let --remediate run fixes that delete and recreate resources")
+    group.addoption(REBOOT_CHECK_OPTION, action="store_true",
+                    help="lab only: each persistence scenario reboots its host (`stackproof "
+                         "lab reboot`) and checks the live state after the boot")
     group.addoption("--check", action="append", default=[], metavar="ID",
                     help="run only these checks (stable ids such as "
                          "bgp.neighbors-established; shell-style patterns like 'bgp.*'; "
@@ -61,6 +65,12 @@ def pytest_configure(config):
             config.stash[SITE_KEY] = load_site(path)
         except InventoryError as exc:
             raise pytest.UsageError(str(exc)) from None
+    if config.getoption(REBOOT_CHECK_OPTION):
+        from pathlib import Path
+        if not path or not (Path(path).resolve().parent / "state.json").is_file():
+            raise pytest.UsageError(f"{REBOOT_CHECK_OPTION} reboots lab hosts: pass a lab "
+                                    "inventory (the inventory.yml that `stackproof lab up` "
+                                    "writes next to its state.json)")
 
 
 def _feature_file(item) -> str:

@@ -5,6 +5,7 @@ import pytest
 from pytest_bdd import then
 
 from stackproof.checks import baseline as checks
+from stackproof.checks import boot as after_boot
 
 
 @then("the running hostname is the inventory name")
@@ -13,12 +14,20 @@ def _hostname_runtime(site, remote, remedy):
 
 
 @then("/etc/hostname holds the inventory name")
-def _hostname_configured(site, remote, remedy):
+def _hostname_configured(site, remote, remedy, reboot_check):
+    if reboot_check.enabled:
+        remedy.ensure(reboot_check.after_boot(remote.name,
+                                              lambda: after_boot.hostname(site, remote)))
+        return
     remedy.ensure(lambda: checks.hostname_configured(site, remote))
 
 
 @then("/etc/fstab has no active swap entry")
-def _fstab_swap(site, remote, remedy):
+def _fstab_swap(site, remote, remedy, reboot_check):
+    if reboot_check.enabled:
+        remedy.ensure(reboot_check.after_boot(remote.name,
+                                              lambda: after_boot.swap(site, remote)))
+        return
     remedy.ensure(lambda: checks.fstab_has_no_swap(site, remote))
 
 

@@ -35,6 +35,11 @@ def _vxlan(site, remote, remedy):
 
 
 @then("every expected rule is in the rules file the host loads at boot")
-def _saved(site, remote, remedy):
+def _saved(site, remote, remedy, reboot_check):
     _expecting(site, remote, None, "iptables rule")
+    if reboot_check.enabled:
+        from stackproof.checks import boot as after_boot
+        remedy.ensure(reboot_check.after_boot(
+            remote.name, lambda: after_boot.firewall_rules(site, remote)))
+        return
     remedy.ensure(lambda: checks.rules_saved(site, remote))

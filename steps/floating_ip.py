@@ -15,7 +15,12 @@ def _routes(site, remote, remedy):
 
 
 @then("those routes are kept for the next boot")
-def _routes_persisted(site, remote, remedy):
+def _routes_persisted(site, remote, remedy, reboot_check):
+    if reboot_check.enabled:
+        from stackproof.checks import boot as after_boot
+        remedy.ensure(reboot_check.after_boot(remote.name,
+                                              lambda: after_boot.fip_routes(site, remote)))
+        return
     remedy.ensure(lambda: checks.routes_persisted(site, remote))
 
 

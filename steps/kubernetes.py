@@ -71,7 +71,11 @@ def _ip_on_lo(site, remote, remedy):
 
 
 @then("add-kubelet-ip.service re-adds it at boot")
-def _unit_file(site, remote, remedy):
+def _unit_file(site, remote, remedy, reboot_check):
+    if reboot_check.enabled:
+        from stackproof.checks import boot as after_boot
+        remedy.ensure(reboot_check.after_boot(remote.name,
+                                              lambda: after_boot.node_ip_on_lo(site, remote)))
     remedy.ensure(lambda: checks.unit_file_ok(site, remote))
 
 

@@ -210,9 +210,11 @@ def _creatable(target: str, trees: list[str], under_run: bool) -> bool:
     return any(target.startswith(t + "/") for t in trees)
 
 
-def init_script(name: str, root: Path, trees: list[str]) -> tuple[str, list[str]]:
+def init_script(name: str, root: Path, trees: list[str],
+                seed_etc: bool = True) -> tuple[str, list[str]]:
     """The host's init (PID 1 of its PID namespace) as a /bin/sh script, and the skipped
-    bind targets."""
+    bind targets. seed_etc=False (a reboot, stackproof.lab.reboot): the /etc files and the
+    hostname stay as the host left them; its boot sets the hostname from /etc/hostname."""
     q = shlex.quote
     lab = root / ".lab"
     lines = ["set -eu", "exec >>" + q(str(lab / "init.log")) + " 2>&1",
@@ -239,7 +241,9 @@ def init_script(name: str, root: Path, trees: list[str]) -> tuple[str, list[str]
         src = root / b.target.lstrip("/")
         lines.append(f"mkdir -p {q(b.target)}")
         lines.append(f"mount --bind {q(str(src))} {q(b.target)}")
-    if "/etc" in trees:
+    if "/etc" in trees and not seed_etc:
+        pass                           # a reboot: the host's /etc is its disk, kept
+    elif "/etc" in trees:
         # files into the /etc overlay: replaceable by rename, private to this host
         for f in ETC_FILES:
             # rm first: /etc/resolv.conf may be a symlink into the machine's /run
@@ -247,8 +251,8 @@ def init_script(name: str, root: Path, trees: list[str]) -> tuple[str, list[str]
     else:
         for f in ETC_FILES:
             lines.append(f"mount --bind {q(str(lab / f))} /etc/{f}")
-    lines += [f"hostname {q(name)}",
-              "ip link set lo up",
+    lines += [f"hostname {q(name)}"] if seed_etc else []
+    lines += ["ip link set lo up",
               f"touch {q(str(lab / 'ready'))}",
               "echo \"init $$ ready\"",
               # PID 1 of the namespace: `wait` also reaps daemons orphaned to us

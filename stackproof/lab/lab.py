@@ -60,6 +60,12 @@ def lab_id_for(site: Site, inventory: Path, state_dir: Path | None = None) -> st
     return f"{site.site}-{hashlib.sha1(key.encode()).hexdigest()[:6]}"
 
 
+def _current(rec) -> bool:
+    """The recorded init of a host is still the process it was (pid and start time)."""
+    from stackproof.lab.state import proc_start_time
+    return bool(rec.init_pid) and proc_start_time(rec.init_pid) == rec.init_start
+
+
 def _ns_list() -> set[str]:
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     return {line.split()[0] for line in out.splitlines() if line.strip()}
@@ -193,6 +199,9 @@ class Lab:
 
     def shell(self, host: str) -> NsShell:
         st = self.state
+        if st is not None and host in st.hosts and not _current(st.hosts[host]):
+            self._state = None          # rebooted by another process: the file is the record
+            st = self.state
         if st is None or host not in st.hosts:
             raise LabError(f"host {host} is not up in lab {self.lab_id} (state: {self.state_dir})")
         return hostmod.shell_for(st.hosts[host])
@@ -448,6 +457,16 @@ class Lab:
                 DEFAULT_ROOT.rmdir()
         except OSError:
             pass                           # not empty: someone else's files, or other labs
+
+    # --- reboot ------------------------------------------------------------------------------
+    def reboot(self, host: str):
+        """Reboot one host (and a hypervisor's guests): stop, flush, boot from its files
+        (stackproof.lab.reboot). Returns a RebootReport."""
+        from stackproof.lab import reboot as rebootmod
+        self._state = None                 # the file is the record
+        if self.site is None:
+            self.site = load_site(self.inventory_path)
+        return rebootmod.reboot(self, host)
 
     # --- status ------------------------------------------------------------------------------
     def status(self) -> dict:

@@ -251,6 +251,7 @@ def start_guest_domains(shell: NsShell, site: Site, host: str) -> None:
         state = virsh(shell, "domstate", guest).stdout.strip()
         if state != "running":
             virsh(shell, "start", guest)
+        virsh(shell, "autostart", guest)    # back after a reboot (stackproof.lab.reboot)
 
 
 def start_libvirt(shell: NsShell, site: Site, host: str) -> None:

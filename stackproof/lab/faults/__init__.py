@@ -141,5 +141,8 @@ def heal(lab: Lab, name: str | None = None,
 
 
 def _require_up(lab: Lab) -> None:
+    # the state file is the record: a `lab reboot` in another process (the suite's
+    # --reboot-check) renews hosts' inits, and a stale copy saved back would undo that
+    lab._state = None
     if lab.state is None or lab.state.phase != "up":
         raise FaultError(f"lab {lab.lab_id} is not up (run `stackproof lab up` first)")

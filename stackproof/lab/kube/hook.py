@@ -204,7 +204,8 @@ def start_standin(lab, site: Site, secret: dict) -> subprocess.Popen:
     config = {"cluster_id": lab.lab_id, "token": secret["api_token"],
               "tls": {"ca": str(tls.ca), "cert": str(tls.cert), "key": str(tls.key)},
               "nodes": _node_configs(lab, site), "port_file": str(port_file),
-              "request_log": str(d / "requests.log"), "poll_interval": 1.0}
+              "request_log": str(d / "requests.log"), "poll_interval": 1.0,
+              "lab_state_dir": str(lab.state_dir)}
     _write_private(d / "config.json", json.dumps(config, indent=1))
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)

@@ -389,9 +389,29 @@ def lab_observer(cfg: NodeConfig):
     from stackproof.lab.state import proc_start_time
     if cfg.pid is None:
         return static_observer(cfg)
-    if proc_start_time(cfg.pid) != cfg.start:
+    if proc_start_time(cfg.pid) != cfg.start and not _rebooted(cfg):
         raise OSError(f"lab host {cfg.host} is gone")
     return kubeletmod.decide(kubeletmod.observe(cfg.pid, cfg.name, cfg.join_config), cfg.name)
+
+
+LAB_STATE_DIR: str | None = None      # set from the config: follows `lab reboot`
+
+
+def _rebooted(cfg: NodeConfig) -> bool:
+    """The host was rebooted (stackproof.lab.reboot): take its new init from the lab's
+    record, checked by start time like the first."""
+    from stackproof.lab.state import LabState, proc_start_time
+    if LAB_STATE_DIR is None or cfg.host is None:
+        return False
+    try:
+        rec = LabState.load(LAB_STATE_DIR).hosts.get(cfg.host)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    if rec is None or not rec.init_pid or proc_start_time(rec.init_pid) != rec.init_start:
+        return False
+    object.__setattr__(cfg, "pid", rec.init_pid)          # NodeConfig is frozen
+    object.__setattr__(cfg, "start", rec.init_start)
+    return True
 
 
 def load_config(path: Path) -> dict:
@@ -418,6 +438,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", required=True, type=Path)
     args = ap.parse_args(argv)
     config = load_config(args.config)
+    global LAB_STATE_DIR
+    LAB_STATE_DIR = config.get("lab_state_dir")
     cluster, server = build(config)
     stop = threading.Event()
     cluster.run_background(stop, float(config.get("poll_interval", 1.0)))
