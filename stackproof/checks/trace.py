@@ -14,7 +14,7 @@ from typing import Callable
 
 from stackproof.facts.firewall import live_rules
 from stackproof.finding import Cause
-from stackproof.facts.forwarding import neighbor, route_get
+from stackproof.facts.route_decision import neighbor, route_get
 from stackproof.facts.packet_filter import Packet, source_nat, verdict
 from stackproof.paths import ExpectedPath, PathHop, expected_path
 from stackproof.remote import HostUnreachable, Remote

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from stackproof.facts.firewall import parse_iptables_save
-from stackproof.facts.forwarding import parse_neighbor, parse_route_get
+from stackproof.facts.route_decision import parse_neighbor, parse_route_get
 from stackproof.facts.packet_filter import Packet, rule_matches, verdict
 from stackproof.paths import PathError, expected_path, resolve_destination
 from stackproof.site import load_site

@@ -4,7 +4,7 @@ no route (forwarding through a host whose route was removed) and a failed neighb
 
     sudo .venv/bin/python tests/data/trace/capture.py --state-dir DIR   # a seed lab up in DIR
 
-Every command is the exact string the suite runs (stackproof.facts.forwarding), executed
+Every command is the exact string the suite runs (stackproof.facts.route_decision), executed
 inside the lab host. `<name>.json` is its stdout, `<name>.rc`/`<name>.stderr` beside it when
 not 0 / not empty. Broken states are made inside the lab only and undone after.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
-from stackproof.facts.forwarding import route_get_command  # noqa: E402
+from stackproof.facts.route_decision import route_get_command  # noqa: E402
 from stackproof.lab.lab import Lab  # noqa: E402
 from stackproof.paths import expected_path  # noqa: E402
 
