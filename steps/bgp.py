@@ -31,16 +31,24 @@ def _frr_running(site, remote, remedy):
     remedy.ensure(lambda: checks.frr_running(site, remote))
 
 
+def _attach_kept(site, remote, source: str) -> None:
+    kept = checks.kept_configuration(site, remote, source)
+    report.attach_text(f"{checks.UNMANAGED_KEPT}: {remote.name} {source}",
+                       "\n".join(kept) or "(none)")
+
+
 @then("/etc/frr/frr.conf holds the configuration rendered from the inventory")
 def _config_file(site, remote, remedy):
     remedy.ensure(_with_diff(lambda: checks.config_file_matches(site, remote),
                              f"frr.conf diff: {remote.name}"))
+    _attach_kept(site, remote, "file")
 
 
 @then("the running FRR configuration is the configuration rendered from the inventory")
 def _running_config(site, remote, remedy):
     remedy.ensure(_with_diff(lambda: checks.running_config_matches(site, remote),
                              f"running-config diff: {remote.name}"))
+    _attach_kept(site, remote, "running")
 
 
 @then("every BGP neighbor the inventory expects is Established")
