@@ -49,7 +49,7 @@ pytestmark = [pytest.mark.lab,
 def scenario_tests() -> dict[str, str]:
     """Short key -> pytest-bdd test name of each scenario of the BGP feature, in order."""
     titles = re.findall(r"^\s*Scenario:\s*(.+?)\s*$", FEATURE.read_text(), re.M)
-    keys = ("runs", "config", "established", "learned", "static")
+    keys = ("runs", "config", "forwarding", "established", "learned", "static")
     assert len(titles) == len(keys), titles
     return {k: f"test_{make_python_name(t)}" for k, t in zip(keys, titles)}
 
