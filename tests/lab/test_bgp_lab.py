@@ -403,3 +403,35 @@ def test_forwarding_fix_writes_only_its_own_sysctl_file(seed_lab, tmp_path):
     finally:
         faults.heal(lab, "ip-forward-off", a)
         faults.heal(lab, "frr-config-drift", a)
+
+
+# --- a BGP host that is not a hypervisor comes up with forwarding off -----------------------------
+ROUTER_INVENTORY = ROOT / "tests" / "data" / "inventories" / "bgp-router-host.yml"
+
+
+@pytest.fixture(scope="module")
+def router_lab(tmp_path_factory):
+    """A small lab (three physical hosts, no guests) of the role variation."""
+    lab = Lab(ROUTER_INVENTORY, state_dir=tmp_path_factory.mktemp("router-lab") / "state")
+    try:
+        lab.up()
+        yield lab
+    finally:
+        lab.down()
+
+
+def test_a_bgp_router_without_the_hypervisor_role_is_flagged_and_fixed(router_lab, tmp_path):
+    lab, site = router_lab, load_site(router_lab.inventory_path)
+    routers = [h for h in bgp_hosts(site) if "hypervisor" not in site.hosts[h].roles]
+    assert routers
+    for h in bgp_hosts(site):
+        want = "0" if h in routers else "1"
+        assert sh(lab, h, "cat /proc/sys/net/ipv4/ip_forward").strip() == want, h
+    rc, out, outcomes = run_features(lab, tmp_path, "router")
+    failed = sorted(n for n, v in outcomes.items() if v == "failed")
+    assert failed == sorted(f"{TESTS['forwarding']}[{h}]" for h in routers), out
+    rc, out, _ = run_features(lab, tmp_path, "router-fix", "--remediate")
+    assert rc == 0, out
+    for h in routers:
+        assert re.search(rf"REMEDIATED\s+ip_forward\s+{re.escape(h)}\b", out), out
+        assert sh(lab, h, "cat /proc/sys/net/ipv4/ip_forward").strip() == "1"

@@ -339,3 +339,12 @@ def test_forwarding_off_is_a_finding_with_its_own_fix(lab_site):
     later = Finding("ip_forward", A, "x", {"conflicts": [
         {"path": "/etc/sysctl.conf", "line": 28, "value": "0"}]})
     assert "/etc/sysctl.conf line 28" in ip_forward.plan(Context(lab_site, Fleet()), later).blocked
+
+
+def test_the_role_variation_has_a_bgp_host_the_lab_leaves_without_forwarding():
+    from stackproof.lab.daemons.frr import lab_forwarding
+    from stackproof.site import load_site
+    site = load_site(Path(__file__).resolve().parents[1] / "data" / "inventories" /
+                     "bgp-router-host.yml")
+    got = {h: lab_forwarding(site, h) for h in site.hosts if "bgp" in site.hosts[h].roles}
+    assert sorted(got.values()) == ["0", "1", "1"]
