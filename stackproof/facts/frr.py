@@ -59,9 +59,14 @@ def reload_command(path: str = FRR_CONF) -> str:
     return _reload("reload", shlex.quote(path))
 
 
-def reload_test_command(path: str) -> str:
-    """Print what `--reload` of `path` would change (`Lines To Delete/Add`); INFO on stderr."""
-    return _reload("test", shlex.quote(path))
+def reload_test_command(path: str, running: str | None = None) -> str:
+    """Print what `--reload` of `path` would change (`Lines To Delete/Add`); INFO on stderr.
+    With `running`, compare with that file instead of the daemons' running config
+    (`--input`): the same referee for frr.conf and for the running configuration."""
+    word = shlex.quote(path)
+    if running is not None:
+        word = f"--input {shlex.quote(running)} {word}"
+    return _reload("test", word)
 
 
 # --- records -------------------------------------------------------------------------------
@@ -170,6 +175,28 @@ class ReloadDiff:
     @property
     def empty(self) -> bool:
         return self.available and not self.to_delete and not self.to_add
+
+    def changes(self) -> tuple["ConfigChange", ...]:
+        """Each change as the line it is about, in context, unindented. A delete is printed
+        in its `no` form (`no X`, or `X` for a line `no X`): turned back into the line that
+        exists. frr-reload prints some deletes as adds of `no X` (static routes,
+        prefix-lists): those stay adds of `no X`."""
+        out = []
+        for group in self.to_delete:
+            *ctx, last = (g.strip() for g in group)
+            line = last[3:] if last.startswith("no ") else f"no {last}"
+            out.append(ConfigChange((*ctx, line), delete=True))
+        for group in self.to_add:
+            out.append(ConfigChange(tuple(g.strip() for g in group), delete=False))
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class ConfigChange:
+    """One change frr-reload would make: `delete` the line `path[-1]` (which exists) or add
+    it (which does not), inside the blocks `path[:-1]`."""
+    path: tuple[str, ...]
+    delete: bool
 
 
 # --- parsers -------------------------------------------------------------------------------
@@ -354,13 +381,15 @@ def config_file(remote: Remote) -> str | None:
 
 
 @fact
-def reload_diff(remote: Remote, intended: str) -> ReloadDiff:
+def reload_diff(remote: Remote, intended: str, against: str | None = None) -> ReloadDiff:
     """What frr-reload.py would change to make the running config `intended`: the text goes
     over SFTP (never on a command line) to a temp file on the host, removed again;
-    frr-reload compares it with the daemons."""
+    frr-reload compares it with the daemons, or with the file `against` (`--input`, e.g.
+    frr.conf): one referee for both."""
     tmp = f"/tmp/stackproof-frr-{secrets.token_hex(8)}.conf"
     remote.put_file(tmp, intended, 0o600)
-    test = _reload("test", '"$t"')
+    word = '"$t"' if against is None else f'--input {shlex.quote(against)} "$t"'
+    test = _reload("test", word)
     cmd = f"t={shlex.quote(tmp)}; ( {test} ); rc=$?; rm -f \"$t\"; exit $rc"
     res = remote.run(cmd)
     return parse_reload_test(res.rc, res.stdout, res.stderr)
