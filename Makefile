@@ -6,7 +6,7 @@ PYTEST := .venv/bin/pytest
 SEED  ?= inventories/seed.yml
 APT_PACKAGES := frr frr-pythontools openssh-server iproute2 iptables openvswitch-switch \
 	libvirt-daemon-system libvirt-clients dnsmasq-base chrony qemu-system-x86 iputils-ping \
-	python3-venv sudo chromium
+	python3-venv sudo chromium rabbitmq-server
 
 .PHONY: install install-system install-python install-node install-openstack test unit demo lab-up lab-down report clean
 

@@ -58,8 +58,13 @@ AGENT_TIMEOUT = 180.0           # the agent's start waits for the RPC server's a
 SERVER_TIMEOUT = 120.0
 
 
+STANDIN = "standin"
+
+
 def wanted() -> bool:
-    return os.environ.get(ENV, "").strip().lower() == "real"
+    """The real agent unless the stand-in is asked for explicitly (STACKPROOF_LAB_OVS_AGENT=
+    standin: tests that need speed)."""
+    return os.environ.get(ENV, "").strip().lower() != STANDIN
 
 
 def venv() -> Path:
@@ -92,41 +97,81 @@ def bus_host(site: Site) -> str:
 
 
 # --- the message bus and the RPC server ----------------------------------------------------
-def start_rabbitmq(shell: NsShell, password: str) -> None:
-    """RabbitMQ as its own user in the node; `await_startup` returns once it serves."""
-    from stackproof.lab.ovs import require_private, wait_until
+RABBIT_ENV = "HOME=/var/lib/rabbitmq RABBITMQ_NODENAME=rabbit@localhost ERL_EPMD_ADDRESS=127.0.0.1"
+
+
+def as_rabbit(cmd: str) -> str:
+    """`cmd` as the rabbitmq user with the node's HOME (its Erlang cookie) and node name."""
+    return f"su rabbitmq -s /bin/sh -c {shlex.quote(RABBIT_ENV + ' ' + cmd)}"
+
+
+def rabbitmqctl(shell: NsShell, args: str, check: bool = False):
+    return shell.sh(as_rabbit(f"timeout 60 {RABBITMQCTL} {args}"), check=check, timeout=90)
+
+
+def launch_rabbitmq(shell: NsShell) -> None:
+    """Start RabbitMQ as its own user in the node and return at once (Erlang boots in
+    15-40 s here: the lab starts it early and `start_rabbitmq` waits)."""
+    from stackproof.lab.ovs import require_private
+    if shell.run(["pgrep", "-x", "beam.smp"], check=False).returncode == 0:
+        return
     for d in ("/var/lib/rabbitmq", "/var/log/rabbitmq"):
         shell.run(["mkdir", "-p", d])
         require_private(shell, d)
-    env = "HOME=/var/lib/rabbitmq RABBITMQ_NODENAME=rabbit@localhost ERL_EPMD_ADDRESS=127.0.0.1"
-    q = shlex.quote
-    as_rabbit = lambda cmd: f"su rabbitmq -s /bin/sh -c {q(env + ' ' + cmd)}"  # noqa: E731
     shell.sh("chown rabbitmq:rabbitmq /var/lib/rabbitmq /var/log/rabbitmq && cd /var/lib/rabbitmq"
              f" && setsid {as_rabbit(RABBIT_SERVER)} >/var/log/rabbitmq/lab-startup.log 2>&1 "
              "</dev/null &")
+
+
+def start_rabbitmq(shell: NsShell, password: str) -> None:
+    """RabbitMQ serving, with the lab's user; `await_startup` returns once it serves."""
+    from stackproof.lab.ovs import wait_until
+    launch_rabbitmq(shell)
     # await_startup answers "not running at all" until the node has registered: poll it
     wait_until(lambda: shell.sh(as_rabbit(f"timeout 30 {RABBITMQCTL} await_startup")
                                 + " >/dev/null 2>&1", check=False).returncode == 0,
                SERVER_TIMEOUT, f"[{shell.name}] RabbitMQ to start", interval=1.0,
                describe=lambda: shell.sh("tail -n 5 /var/log/rabbitmq/lab-startup.log",
                                          check=False).stdout)
-    # the password goes through stdin-free argv inside the node only, never into a log
+    # the password stays inside the node's argv, never in a log
+    q = shlex.quote
     shell.sh(as_rabbit(f"{RABBITMQCTL} add_user {RABBIT_USER} {q(password)}") + " >/dev/null")
     shell.sh(as_rabbit(f"{RABBITMQCTL} set_permissions {RABBIT_USER} '.*' '.*' '.*'")
              + " >/dev/null")
 
 
-def server_conf(transport_url: str) -> str:
+def consumers(shell: NsShell) -> dict[str, int]:
+    """queue -> consumer count, as RabbitMQ lists them."""
+    out = {}
+    for line in rabbitmqctl(shell, "-q list_queues name consumers").stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            out[parts[0]] = int(parts[1])
+    return out
+
+
+# Agents report every REPORT_INTERVAL s; Neutron calls an agent dead after AGENT_DOWN_TIME
+# without one (the lab's OpenStack layer uses the same value in neutron-api). Shorter than
+# production (30/75) so fault tests see a dead agent quickly; 2x margin per Neutron's advice.
+REPORT_INTERVAL = 2
+AGENT_DOWN_TIME = 10
+
+
+def server_conf(transport_url: str, db_url: str = f"sqlite:///{SERVER_DIR}/neutron.sqlite",
+                ) -> str:
+    """The RPC server's settings: the bus, one RPC worker and one state-report worker (the
+    reports never queue behind port RPCs)."""
     return f"""[DEFAULT]
 core_plugin = ml2
-service_plugins =
+service_plugins = router
 transport_url = {transport_url}
 auth_strategy = noauth
 state_path = {SERVER_DIR}
 rpc_workers = 1
 rpc_state_report_workers = 1
+agent_down_time = {AGENT_DOWN_TIME}
 [database]
-connection = sqlite:///{SERVER_DIR}/neutron.sqlite
+connection = {db_url}
 [oslo_concurrency]
 lock_path = /var/lib/neutron/lock
 """
@@ -138,6 +183,7 @@ def ml2_conf(site: Site) -> str:
 type_drivers = {types}
 tenant_network_types = {site.overlay.tunnel_types[0]}
 mechanism_drivers = openvswitch,l2population
+extension_drivers = port_security
 [ml2_type_{site.overlay.tunnel_types[0]}]
 vni_ranges = 1:1000
 [ml2_type_flat]
@@ -145,28 +191,49 @@ flat_networks = *
 """
 
 
-def start_rpc_server(shell: NsShell, site: Site, transport_url: str) -> None:
+# neutron-rpc-server with the lab's SQLite write-lock fix (openstack/sqlite_immediate.py):
+# the RPC server shares the lab's Neutron database with neutron-api
+RPC_LAUNCHER = """import sys
+sys.path.insert(0, {here!r})
+import sqlite_immediate
+sqlite_immediate.install()
+sys.argv[0] = "neutron-rpc-server"
+from neutron.cmd.server import main_rpc
+sys.exit(main_rpc())
+"""
+
+
+def start_rpc_server(shell: NsShell, site: Site, transport_url: str,
+                     db_url: str | None = None) -> None:
+    """neutron-rpc-server in the bus node. With `db_url` (the lab's Neutron database, which
+    neutron-api serves) the agents' reports reach the API: one Neutron, as in production.
+    Without it (a site with no OpenStack layer) the server keeps its own SQLite file."""
     from stackproof.lab.ovs import wait_until, write_file
     py = str(venv() / "bin" / "python")
     shell.run(["mkdir", "-p", SERVER_DIR, "/var/lib/neutron/lock", "/var/log/neutron"])
-    write_file(shell, f"{SERVER_DIR}/neutron.conf", server_conf(transport_url), mode=0o600)
+    own_db = db_url is None
+    db_url = db_url or f"sqlite:///{SERVER_DIR}/neutron.sqlite"
+    write_file(shell, f"{SERVER_DIR}/neutron.conf", server_conf(transport_url, db_url),
+               mode=0o600)
     write_file(shell, f"{SERVER_DIR}/ml2_conf.ini", ml2_conf(site), mode=0o600)
-    db = f"{SERVER_DIR}/neutron.sqlite"
-    # SQLite: create the tables from the models (the migrations ALTER constraints)
-    shell.sh(f"[ -e {db} ] || {shlex.quote(py)} -c 'import sqlalchemy; from "
-             f"neutron.db.migration.models import head; head.get_metadata().create_all("
-             f"sqlalchemy.create_engine(\"sqlite:///{db}\"))' 2>/dev/null", timeout=120)
-    server = shlex.join([str(venv() / "bin" / "neutron-rpc-server"), "--config-file",
+    here = str(Path(__file__).resolve().parent / "openstack")
+    write_file(shell, f"{SERVER_DIR}/rpc_server.py", RPC_LAUNCHER.format(here=here))
+    if own_db:
+        db = db_url.removeprefix("sqlite:///")
+        # SQLite: create the tables from the models (the migrations ALTER constraints)
+        shell.sh(f"[ -e {db} ] || {shlex.quote(py)} -c 'import sqlalchemy; from "
+                 f"neutron.db.migration.models import head; head.get_metadata().create_all("
+                 f"sqlalchemy.create_engine(\"sqlite:///{db}\"))' 2>/dev/null", timeout=120)
+    server = shlex.join([py, f"{SERVER_DIR}/rpc_server.py", "--config-file",
                          f"{SERVER_DIR}/neutron.conf", "--config-file",
                          f"{SERVER_DIR}/ml2_conf.ini"])
-    shell.sh(f"cd / && setsid {server} >/var/log/neutron/rpc-server.log 2>&1 </dev/null &")
-    # serving once the plugin topic has a consumer (a call sent before is lost)
-    ctl = ("su rabbitmq -s /bin/sh -c 'HOME=/var/lib/rabbitmq RABBITMQ_NODENAME=rabbit@localhost "
-           f"{RABBITMQCTL} list_queues name consumers'")
-    wait_until(lambda: any(line.split()[:2] == ["q-plugin", "1"] for line in
-                           shell.sh(ctl, check=False).stdout.splitlines()),
-               SERVER_TIMEOUT, f"[{shell.name}] neutron-rpc-server to consume q-plugin",
-               interval=2.0)
+    shell.sh(f"cd / && setsid {server} >>/var/log/neutron/rpc-server.log 2>&1 </dev/null &")
+    # serving once the plugin and report topics have consumers (a call sent before is lost)
+    wait_until(lambda: {"q-plugin", "q-reports-plugin"} <= set(consumers(shell)),
+               SERVER_TIMEOUT, f"[{shell.name}] neutron-rpc-server to consume q-plugin and "
+               f"q-reports-plugin", interval=2.0,
+               describe=lambda: shell.sh("tail -n 5 /var/log/neutron/rpc-server.log",
+                                         check=False).stdout)
 
 
 # --- the agents ----------------------------------------------------------------------------
@@ -175,6 +242,8 @@ def agent_conf(host: str, transport_url: str) -> str:
 transport_url = {transport_url}
 host = {host}
 state_path = /var/lib/neutron
+[agent]
+report_interval = {REPORT_INTERVAL}
 [oslo_concurrency]
 lock_path = /var/lib/neutron/lock
 """
@@ -202,7 +271,7 @@ def use_real_agent(shell: NsShell, site: Site, host: str, transport_url: str) ->
     return "" if res.returncode == 0 else (res.stderr or res.stdout).strip()[-500:]
 
 
-def start_real(lab, site: Site) -> dict[str, str]:
+def start_real(lab, site: Site, db_url: str | None = None) -> dict[str, str]:
     """RabbitMQ + neutron-rpc-server in the bus node, the real agent on every ovs_agent
     node (in parallel). Returns host -> "" (initialized) or why not (the agent keeps
     retrying, as a real one does). Raises if the machine lacks a piece (see missing())."""
@@ -213,12 +282,15 @@ def start_real(lab, site: Site) -> dict[str, str]:
     password = secrets.token_hex(12)
     shell = lab.shell(bus)
     start_rabbitmq(shell, password)
-    local = f"rabbit://{RABBIT_USER}:{password}@127.0.0.1:5672/"
-    start_rpc_server(shell, site, local)
-    remote = f"rabbit://{RABBIT_USER}:{password}@{site.address_of(bus)}:5672/"
+    local = transport_url(password, "127.0.0.1")
+    start_rpc_server(shell, site, local, db_url)
+    remote = transport_url(password, str(site.address_of(bus)))
     hosts = site.with_role("ovs_agent")
     with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
         futures = {h: pool.submit(use_real_agent, lab.shell(h), site, h,
                                   local if h == bus else remote) for h in hosts}
     return {h: f.result() for h, f in futures.items()}
 
+
+def transport_url(password: str, address: str) -> str:
+    return f"rabbit://{RABBIT_USER}:{password}@{address}:5672/"
