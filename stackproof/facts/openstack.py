@@ -151,6 +151,16 @@ def parse_ports(doc: dict) -> list[Port]:
                  p.get("status", "")) for p in doc.get("ports", [])]
 
 
+def hosts_by_network(ports: list[Port]) -> dict[str, set[str]]:
+    """network id -> hosts with an ACTIVE port bound there: the ports Neutron's
+    l2population driver sends fdb entries (and so tunnels) for."""
+    out: dict[str, set[str]] = {}
+    for p in ports:
+        if p.binding_host and p.status == "ACTIVE":
+            out.setdefault(p.network_id, set()).add(p.binding_host)
+    return out
+
+
 # What each collection is: (service, path, microversion, parser).
 COLLECTIONS: dict[str, tuple[str, str, str | None, Callable[[dict], list]]] = {
     "compute_services": ("compute", "/os-services", COMPUTE_MICROVERSION, parse_services),
@@ -232,6 +242,9 @@ class OpenStackFacts:
 
     def ports(self) -> list[Port]:
         return self._get("ports")
+
+    def hosts_by_network(self) -> dict[str, set[str]]:
+        return hosts_by_network(self.ports())
 
     # lookups
     def network(self, name: str) -> Network | None:

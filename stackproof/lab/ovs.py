@@ -317,7 +317,8 @@ def ovs_hook(lab, site: Site) -> None:
                 + f" in {time.monotonic() - t:.1f} s")
     if not real:
         return
-    if site.openstack is not None:
+    from stackproof.lab.openstack import openstack_hook
+    if site.openstack is not None and openstack_hook in getattr(lab, "guest_hooks", []):
         ovs_real.launch_rabbitmq(lab.shell(ovs_real.bus_host(site)))
         lab.say(f"ovs: RabbitMQ starting on {ovs_real.bus_host(site)}; the real agents "
                 f"start with the OpenStack layer")

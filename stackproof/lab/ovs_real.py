@@ -170,6 +170,7 @@ state_path = {SERVER_DIR}
 rpc_workers = 1
 rpc_state_report_workers = 1
 agent_down_time = {AGENT_DOWN_TIME}
+enable_traditional_dhcp = false
 [database]
 connection = {db_url}
 [oslo_concurrency]

@@ -80,9 +80,10 @@ def openstack_hook(lab, site: Site) -> None:
     t1 = time.monotonic()
     conn = resources.connect(lay.clouds_yaml, site)
     try:
-        made = resources.create_all(conn, site)
-    finally:
+        made = resources.create_all(conn, site, bind=not real_ovs)
+    except BaseException:
         conn.close()
+        raise
     timings["resources"] = time.monotonic() - t1
     t1 = time.monotonic()
     if computes:
@@ -100,6 +101,18 @@ def openstack_hook(lab, site: Site) -> None:
         finally:
             pool.shutdown()
         timings["waiting for the real OVS agents"] = time.monotonic() - t1
+        t1 = time.monotonic()
+        from stackproof.lab.openstack import instances
+        try:
+            plugged = instances.bind_and_plug(conn, shells, site)
+            down = instances.wait_active(conn, list(plugged.values()))
+        finally:
+            conn.close()
+        if down:
+            lab.say(f"openstack: instance port(s) not ACTIVE yet: {', '.join(down)}")
+        timings["instance ports bound, plugged, ACTIVE"] = time.monotonic() - t1
+    else:
+        conn.close()
     lab.say(f"openstack: {len(made)} resources; "
             + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
             + f"; total {time.monotonic() - t0:.1f} s; clouds.yaml {lay.clouds_yaml}")

@@ -69,6 +69,9 @@ def neutron_conf(site: Site, lay: Layout, sec: Secrets, venv_etc: str) -> str:
                     "state_path": lay.dir("neutron"), "log_file": lay.log("neutron-server"),
                     "use_stderr": False, "allow_overlapping_ips": True,
                     "agent_down_time": AGENT_DOWN_TIME,
+                    # the lab's DHCP agent is a stand-in that serves no DHCP: no port may
+                    # wait for it (ML2's DHCP provisioning block would keep it DOWN)
+                    "enable_traditional_dhcp": False,
                     "notify_nova_on_port_status_changes": False,
                     "notify_nova_on_port_data_changes": False,
                     "api_paste_config": f"{venv_etc}/neutron/api-paste.ini"},

@@ -1,0 +1,53 @@
+"""Capture what the real Neutron OVS agents built, with the port bindings behind it, from a
+running lab made with every layer (`stackproof lab up`: real agents, instance ports bound
+and plugged on their compute hosts):
+
+    .venv/bin/python tests/data/ovs/capture_real.py <lab state dir>
+
+Writes tests/data/ovs/real-agent/<host>/ (the files and COMMANDS layout of capture.py: the
+OVS_QUERY tables, `ovs-vsctl show`, the agent ini) for every ovs_agent host, and
+tests/data/openstack/real-agent/{ports,agents,networks}.json: the raw Neutron API bodies
+(`stackproof.facts.openstack.OpenStackFacts`) the l2_population expectation reads.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from capture import save  # noqa: E402
+from stackproof.facts.openstack import OpenStackFacts  # noqa: E402
+from stackproof.lab import ovs as labovs  # noqa: E402
+from stackproof.lab.lab import Lab  # noqa: E402
+from stackproof.lab.openstack import resources  # noqa: E402
+from stackproof.lab.state import LabState  # noqa: E402
+
+CASE = "real-agent"
+API = ROOT / "tests" / "data" / "openstack" / CASE
+
+
+def main(state_dir: str) -> int:
+    st = LabState.load(state_dir)
+    lab = Lab(st.inventory, state_dir=state_dir, daemons=False, log=lambda line: None)
+    site = lab.site
+    conn = resources.connect(Path(state_dir) / "openstack" / "clouds.yaml", site)
+    try:
+        facts = OpenStackFacts(conn)
+        API.mkdir(parents=True, exist_ok=True)
+        for name in ("ports", "agents", "networks"):
+            (API / f"{name}.json").write_text(json.dumps(facts.raw(name), indent=1,
+                                                         sort_keys=True) + "\n")
+        print(f"captured openstack/{CASE}: hosts by network {facts.hosts_by_network()}")
+    finally:
+        conn.close()
+    for host in labovs.ovs_hosts(site):
+        save(lab, CASE, host)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
