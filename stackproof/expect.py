@@ -158,6 +158,16 @@ def vxlan_tunnels(site: Site, host: str,
     return [t for t in mesh if t.peer in peers]
 
 
+def message_bus(site: Site, host: str) -> set[str]:
+    """Addresses under which `host`'s Neutron agent may name the OpenStack message bus: the
+    controller's (where RabbitMQ runs), and loopback on the controller itself."""
+    ctl = site.with_role("openstack_controller")
+    if not ctl:
+        return set()
+    return {str(site.address_of(ctl[0]))} | ({"127.0.0.1", "localhost"} if host == ctl[0]
+                                              else set())
+
+
 def remote_compute_hypervisors(site: Site) -> dict[str, list[str]]:
     """Physical hosts (other than the one fronting the external network) that run compute
     guests, with those guests: the report's third host."""

@@ -125,6 +125,29 @@ def agents_alive(site: Site, cloud: OpenStackFacts, host: str):
     return None
 
 
+def agent_transport(site: Site, remote: Remote):
+    """The node's Neutron agent names the controller's message bus in transport_url (an agent
+    that cannot reach the bus sends no state report: Neutron calls it dead)."""
+    from stackproof.expect import message_bus
+    want = message_bus(site, remote.name)
+    t = f.agent_transport(remote)
+    if not want:
+        return None
+    seen = {"transport_url brokers": [f"{h}:{p}" for h, p in t.hosts], "path": t.path,
+            "expected one of": sorted(want)}
+    if not t.exists:
+        return _finding("neutron_agent_transport", remote.name, f"{t.path} is missing: the "
+                        f"agent has no message bus", {"blocked": f"{t.path} is missing"}, seen)
+    if t.hosts and all(h in want for h, _ in t.hosts):
+        return None
+    got = ", ".join(f"{h}:{p}" for h, p in t.hosts) or "unset"
+    return _finding("neutron_agent_transport", remote.name,
+                    f"the Neutron agent's transport_url in {t.path} names {got}, not the "
+                    f"controller's message bus ({sorted(want)[0]})",
+                    {"path": t.path, "address": str(site.address_of(
+                        site.with_role("openstack_controller")[0]))}, seen)
+
+
 # --- networks -----------------------------------------------------------------------------------
 def external_network(site: Site, cloud: OpenStackFacts):
     ext = site.openstack.external_network

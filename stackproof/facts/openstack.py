@@ -296,3 +296,38 @@ def nova_conf(remote: Remote) -> str | None:
 def path_state(remote: Remote, path: str) -> PathState:
     res = remote.run(f"stat -c '%F|%U|%G|%a' {shlex.quote(path)}")
     return parse_stat(path, res.rc, res.stdout)
+
+
+# --- the Neutron agent's message bus (SSH) -----------------------------------------------------
+NEUTRON_CONF = "/etc/neutron/neutron.conf"
+
+
+@dataclass(frozen=True)
+class AgentTransport:
+    path: str
+    exists: bool
+    hosts: tuple[tuple[str, int], ...] = ()      # (host, port) of each broker in transport_url
+    scheme: str = ""
+
+
+def parse_transport_url(text: str, path: str = NEUTRON_CONF) -> AgentTransport:
+    """[DEFAULT] transport_url of neutron.conf: `rabbit://user:pass@host:port,user:pass@
+    host2:port/vhost`. Only the brokers' addresses are kept (never the credentials)."""
+    cp = configparser.ConfigParser(strict=False, interpolation=None)
+    cp.read_string(text)
+    url = cp.defaults().get("transport_url", "").strip()
+    scheme, _, rest = url.partition("://")
+    hosts = []
+    for part in rest.split("/", 1)[0].split(",") if rest else []:
+        hostport = part.rsplit("@", 1)[-1]
+        host, _, port = hostport.rpartition(":") if ":" in hostport else (hostport, "", "")
+        hosts.append((host.strip("[]"), int(port) if port.isdigit() else 5672))
+    return AgentTransport(path, True, tuple(hosts), scheme)
+
+
+@fact
+def agent_transport(remote: Remote) -> AgentTransport:
+    res = remote.run(f"cat {NEUTRON_CONF}")
+    if not res.ok:
+        return AgentTransport(NEUTRON_CONF, False)
+    return parse_transport_url(res.stdout)

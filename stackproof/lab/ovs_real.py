@@ -87,10 +87,10 @@ def missing() -> list[str]:
 
 
 def bus_host(site: Site) -> str:
-    """Where RabbitMQ and the RPC server run: the network node, as on the report's
-    controller (else the OpenStack controller, else the first overlay node)."""
+    """Where RabbitMQ and the RPC server run: the OpenStack controller, as on the report's
+    (else the network node, else the first overlay node)."""
     ovs = site.with_role("ovs_agent")
-    for role in ("network_node", "openstack_controller"):
+    for role in ("openstack_controller", "network_node"):
         for h in site.with_role(role):
             return h
     return ovs[0]

@@ -82,6 +82,36 @@ def agent_start(lab, site, host):
           f"{AGENT} on {host} to be alive")
 
 
+# --- the OVS agent's message bus unreachable ---------------------------------------------------
+NEUTRON_CONF = "/etc/neutron/neutron.conf"
+SAVED_CONF = "/var/lib/neutron/lab-neutron.conf.orig"
+
+
+def bus_unreachable(lab, site, host):
+    """transport_url names the physical host under the node (no broker there), and the agent
+    restarts with it: it never gets an answer, sends no report, and Neutron calls it dead."""
+    from stackproof.lab.faults.ovs import wrong_local_ip
+    wrong = wrong_local_ip(site, host)
+    expr = rf"/^transport_url/ s#@[^:/,@]+(:[0-9]+)?([,/]|$)#@{wrong}\1\2#"
+    sh = lab.shell(host)
+    sh.sh(f"[ -e {SAVED_CONF} ] || cp -p {NEUTRON_CONF} {SAVED_CONF}; "
+          f"sed -i -E {shlex.quote(expr)} {NEUTRON_CONF}")
+    # the init script waits for the agent's 'initialized' line, which never comes: start it
+    # in the background
+    sh.sh(f"service {AGENT} stop >/dev/null 2>&1; "
+          f"setsid service {AGENT} start >/dev/null 2>&1 </dev/null &", timeout=60)
+    _wait(lab, site, lambda c: _agent_alive(c, host, AGENT) is False,
+          f"{AGENT} on {host} to be reported dead")
+
+
+def bus_restore(lab, site, host):
+    sh = lab.shell(host)
+    sh.sh(f"[ -e {SAVED_CONF} ] && cp -p {SAVED_CONF} {NEUTRON_CONF} && rm -f {SAVED_CONF}; "
+          f"service {AGENT} restart >/dev/null 2>&1", check=False, timeout=240)
+    _wait(lab, site, lambda c: _agent_alive(c, host, AGENT) is True,
+          f"{AGENT} on {host} to be alive", timeout=180)
+
+
 # --- nova-compute down because of instances_path -----------------------------------------------
 def _restart_compute_and_wait(lab, site, host, state: str) -> None:
     lab.shell(host).run(["service", "nova-compute", "restart"], timeout=60)
@@ -239,6 +269,10 @@ for fault in (
           "a node: Neutron reports it dead after agent_down_time",
           _only_openstack(agent_stop), _only_openstack(agent_start),
           _default(_first_agent_host)),
+    Fault("neutron-agent-bus-unreachable", "openstack", "the Open vSwitch agent's "
+          "transport_url names a host without the message bus: the restarted agent never "
+          "reports and Neutron calls it dead", _only_openstack(bus_unreachable),
+          _only_openstack(bus_restore), _default(_first_agent_host)),
     Fault("nova-instances-path-missing", "openstack", "instances_path does not exist: "
           "nova-compute exits at start and its service goes down",
           _only_openstack(path_missing), _only_openstack(path_restore),

@@ -7,11 +7,14 @@ and plugged on their compute hosts):
 Writes tests/data/ovs/real-agent/<host>/ (the files and COMMANDS layout of capture.py: the
 OVS_QUERY tables, `ovs-vsctl show`, the agent ini) for every ovs_agent host, and
 tests/data/openstack/real-agent/{ports,agents,networks}.json: the raw Neutron API bodies
-(`stackproof.facts.openstack.OpenStackFacts`) the l2_population expectation reads.
+(`stackproof.facts.openstack.OpenStackFacts`) the l2_population expectation reads, and each
+agent's /etc/neutron/neutron.conf as neutron.conf-<host> (its bus password replaced with
+`***`: the lab's own secret).
 """
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -46,6 +49,10 @@ def main(state_dir: str) -> int:
         conn.close()
     for host in labovs.ovs_hosts(site):
         save(lab, CASE, host)
+        # the agent's neutron.conf (the lab's bus password replaced with ***)
+        conf = lab.shell(host).run(["cat", "/etc/neutron/neutron.conf"]).stdout
+        (API / f"neutron.conf-{host}").write_text(re.sub(r"(://[^:/@]+:)[^@]+@", r"\1***@",
+                                                          conf))
     return 0
 
 
