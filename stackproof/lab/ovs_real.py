@@ -1,39 +1,32 @@
-"""The real neutron-openvswitch-agent in lab nodes, instead of the lab's stand-in (opt-in):
-
-    STACKPROOF_LAB_OVS_AGENT=real stackproof lab up --inventory ...
+"""The real neutron-openvswitch-agent in the lab's nodes: the default (the lab's stand-in
+only with STACKPROOF_LAB_OVS_AGENT=standin).
 
 What runs (all inside the lab's namespaces, nothing on the machine's network):
-  - RabbitMQ 3.10 (Debian's rabbitmq-server) in the message-bus node (the network node, as on
-    the report's controller), listening on that node's addresses, with a user and a random
-    password for this lab;
-  - neutron-rpc-server (ML2: flat, vxlan; openvswitch + l2population) in that node, with its
-    own SQLite database in the node's /var/lib/neutron/server: it answers the agents'
-    has_alive_neutron_server, report_state and tunnel_sync and fans tunnel_update out;
-  - on every ovs_agent node: /etc/neutron/neutron.conf (transport_url) and the real agent,
-    from the OpenStack venv (stackproof.lab.openstack.layout.venv(), built on Debian's
-    python3 so it runs inside a node), started by the same init script as the stand-in.
-    `sudo` is a shim that just runs its command (the node runs as root): the agent starts
-    its privsep helpers through it.
+  - RabbitMQ 3.10 (Debian's rabbitmq-server) in the bus node (the OpenStack controller, as
+    on the report's), listening on that node's addresses, with a user and a random password
+    for this lab; `rabbitmqctl` there needs HOME=/var/lib/rabbitmq (the node's cookie);
+  - neutron-rpc-server (ML2: flat, vxlan; openvswitch + l2population; one RPC worker and one
+    state-report worker) in that node. With the OpenStack layer it uses the lab's Neutron
+    database (the SQLite file neutron-api serves, with the lab's BEGIN IMMEDIATE fix), so
+    the agents' reports are what the API shows; without it, its own SQLite file;
+  - on every ovs_agent node: /etc/neutron/neutron.conf (transport_url, report_interval) and
+    the real agent from the OpenStack venv, started by the node's init script. `sudo` is a
+    shim that just runs its command (the node runs as root): privsep starts through it.
 
-What it shows: the agent makes br-int (OpenFlow 1.3 flows through its os-ken controller on
-127.0.0.1:6633 into the userspace datapath), br-tun with patch-int/patch-tun,
-int-br-ex/phy-br-ex, and a `vxlan-<hex>` port per endpoint that tunnel_sync returns, with
-exactly the options the suite expects. Two limits, both Neutron's own behaviour:
-  - an agent with l2_population=True (the report's controller) creates tunnel ports only for
-    endpoints that share a network with ports on both ends (fdb_add), never from
-    tunnel_sync/tunnel_update: on a cloud without instance ports its mesh stays empty;
-  - an agent reaches the bus over the site's own network: a node behind another host's
-    NAT (the report's compute2) needs the underlay routes and firewall rules first.
-Seen with neutron 29.0.0 here: a local_ip the node lacks makes the agent exit ("Tunneling
-can't be enabled with invalid local_ip '...'. IP couldn't be found on this host's
-interfaces.", then os-ken's shutdown fails: "AttributeError: 'HubThread' object has no
-attribute 'kill'"), which the stand-in mirrors; an RPC call sent before the server consumes
-q-plugin is lost and the agent waits out rpc_response_timeout (60 s, then 120, 240), hence
-the wait for a q-plugin consumer before any agent starts.
-Cost (measured on this 2-core machine): ~160 MB RSS per agent plus ~120 MB and ~45 MB for
-its privsep helpers, RabbitMQ ~130 MB, the RPC server ~460 MB (master + 2 workers); the
-whole real-agent step took 62-86 s for the seed's three nodes (RabbitMQ 15-40 s, then the
-agents in parallel, ~35 s each), against the stand-in's 13 MB and < 1 s. Hence opt-in.
+Why the agents were dead before (issue 15): the RPC server kept its own database, the API's
+agent rows were the lab's stand-in rows, stamped by heartbeat.py, which matched processes by
+argv and missed the real agent (its process title replaces argv), so only the first row
+ever arrived. The server's `Possible hang: wait is waiting for stop to complete` warning is
+oslo.messaging's note about a server waited on before stop; it serves regardless.
+
+Seen with neutron 29.0.0 here: an agent with l2_population=True creates tunnel ports only
+from fdb entries (networks with ACTIVE ports on both ends), never from tunnel_sync; a
+local_ip the node lacks makes the agent exit ("Tunneling can't be enabled with invalid
+local_ip"); an RPC call sent before the server consumes q-plugin is lost (the agent waits
+out rpc_response_timeout), hence the wait for the q-plugin and q-reports-plugin consumers
+before any agent starts; a deleted tunnel port is made again by the agent's own loop.
+Cost (this 2-core machine): ~160 MB RSS per agent plus ~165 MB for its privsep helpers,
+RabbitMQ ~130 MB, the RPC server ~460 MB (master + 2 workers).
 """
 from __future__ import annotations
 

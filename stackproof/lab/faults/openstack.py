@@ -96,10 +96,10 @@ def bus_unreachable(lab, site, host):
     sh = lab.shell(host)
     sh.sh(f"[ -e {SAVED_CONF} ] || cp -p {NEUTRON_CONF} {SAVED_CONF}; "
           f"sed -i -E {shlex.quote(expr)} {NEUTRON_CONF}")
-    # the init script waits for the agent's 'initialized' line, which never comes: start it
-    # in the background
+    # the init script waits for the agent's 'initialized' line, which never comes: leave its
+    # wait after a few seconds (the agent runs on in its own session, its pidfile written)
     sh.sh(f"service {AGENT} stop >/dev/null 2>&1; "
-          f"setsid service {AGENT} start >/dev/null 2>&1 </dev/null &", timeout=60)
+          f"timeout 5 service {AGENT} start >/dev/null 2>&1 </dev/null; true", timeout=60)
     _wait(lab, site, lambda c: _agent_alive(c, host, AGENT) is False,
           f"{AGENT} on {host} to be reported dead")
 
