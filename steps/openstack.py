@@ -69,3 +69,8 @@ def _router(site, cloud, remedy):
 @then("the instance's floating IP is attached to its port")
 def _fip(site, cloud, target, remedy):
     ensure(remedy, cloud, lambda: checks.floating_ip_attached(site, cloud, target))
+
+
+@then("the instance's port is bound to its compute host")
+def _port_bound(site, cloud, target, remedy):
+    ensure(remedy, cloud, lambda: checks.instance_port_bound(site, cloud, target))

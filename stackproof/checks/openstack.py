@@ -240,6 +240,21 @@ def instance_port(site: Site, cloud: OpenStackFacts, instance: str) -> f.Port | 
     return ports[0] if ports else None
 
 
+def instance_port_bound(site: Site, cloud: OpenStackFacts, instance: str):
+    """The instance's port is bound to its compute host (binding:host_id): only then does
+    that host's agent wire it, and l2population build the tunnels it needs. A missing port
+    is left to the floating-IP check, which names it."""
+    inst = site.instances()[instance]
+    port = instance_port(site, cloud, instance)
+    if port is None or port.binding_host == inst.compute:
+        return None
+    return _finding("instance_port_bind", instance,
+                    f"{instance}'s port {port.id} is bound to "
+                    f"{port.binding_host or 'no host'}, not its compute host {inst.compute}: "
+                    f"no agent wires it and its tunnels never form",
+                    {"port_id": port.id, "host": inst.compute}, {"port": asdict(port)})
+
+
 def floating_ip_attached(site: Site, cloud: OpenStackFacts, instance: str):
     inst = site.instances()[instance]
     if inst.floating_ip is None:

@@ -44,6 +44,7 @@ FAULTS = {
     "nova-host-unmapped": (lambda site, h: {NOVA.format(h)}, False),
     "external-gateway-missing": (lambda site, h: {GATEWAY}, False),
     "floating-ip-detached": (lambda site, h: {FIP.format(h)}, False),
+    "instance-port-unbound": (lambda site, h: {FIP.format(h)}, False),
     "external-network-overlap": (lambda site, h: {EXT, OVERLAP} | _fips(site), True),
 }
 

@@ -252,6 +252,33 @@ def fip_attach(lab, site, host):
         conn.close()
 
 
+# --- an instance's port bound to no host ------------------------------------------------------
+def _instance_port(conn, site, name):
+    from stackproof.lab.openstack.instances import instance_port
+    port = instance_port(conn, site, name)
+    if port is None:
+        raise FaultError(f"{name} has no port in the lab")
+    return port
+
+
+def port_unbind(lab, site, host):
+    """binding:host_id cleared (the port is unbound): no agent wires it any more."""
+    conn = _conn(lab, site)
+    try:
+        conn.network.update_port(_instance_port(conn, site, host), binding_host_id="")
+    finally:
+        conn.close()
+
+
+def port_bind(lab, site, host):
+    conn = _conn(lab, site)
+    try:
+        conn.network.update_port(_instance_port(conn, site, host),
+                                 binding_host_id=site.instances()[host].compute)
+    finally:
+        conn.close()
+
+
 def _only_openstack(fn):
     def run(lab, site, host):
         if site.openstack is None:
@@ -289,6 +316,10 @@ for fault in (
           _only_openstack(ext_overlap), _only_openstack(ext_restore)),
     Fault("external-gateway-missing", "openstack", "the external gateway address is not on "
           "the host bridge", _only_openstack(gw_remove), _only_openstack(gw_add)),
+    Fault("instance-port-unbound", "openstack", "an instance's port is bound to no host "
+          "(binding:host_id cleared): no agent wires it and its tunnels never form",
+          _only_openstack(port_unbind), _only_openstack(port_bind),
+          _default(_first_instance)),
     Fault("floating-ip-detached", "openstack", "an instance's floating IP is not attached "
           "to its port", _only_openstack(fip_detach), _only_openstack(fip_attach),
           _default(_first_instance)),

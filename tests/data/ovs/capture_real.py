@@ -2,7 +2,7 @@
 running lab made with every layer (`stackproof lab up`: real agents, instance ports bound
 and plugged on their compute hosts):
 
-    .venv/bin/python tests/data/ovs/capture_real.py <lab state dir>
+    .venv/bin/python tests/data/ovs/capture_real.py <lab state dir> [--unbound]
 
 Writes tests/data/ovs/real-agent/<host>/ (the files and COMMANDS layout of capture.py: the
 OVS_QUERY tables, `ovs-vsctl show`, the agent ini) for every ovs_agent host, and
@@ -33,10 +33,33 @@ CASE = "real-agent"
 API = ROOT / "tests" / "data" / "openstack" / CASE
 
 
-def main(state_dir: str) -> int:
+def capture_unbound(lab: Lab) -> None:
+    """tests/data/openstack/instance-port-unbound/ports.json: the API's ports with the lab
+    fault `instance-port-unbound` injected (then healed)."""
+    from stackproof.lab import faults
+    site = lab.site
+    host = faults.inject(lab, "instance-port-unbound")
+    try:
+        conn = resources.connect(Path(lab.state_dir) / "openstack" / "clouds.yaml", site)
+        try:
+            out = API.parent / "instance-port-unbound"
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "ports.json").write_text(json.dumps(OpenStackFacts(conn).raw("ports"),
+                                                       indent=1, sort_keys=True) + "\n")
+        finally:
+            conn.close()
+        print(f"captured openstack/instance-port-unbound ({host})")
+    finally:
+        faults.heal(lab, "instance-port-unbound", host)
+
+
+def main(state_dir: str, only_unbound: bool = False) -> int:
     st = LabState.load(state_dir)
     lab = Lab(st.inventory, state_dir=state_dir, daemons=False, log=lambda line: None)
     site = lab.site
+    if only_unbound:
+        capture_unbound(lab)
+        return 0
     conn = resources.connect(Path(state_dir) / "openstack" / "clouds.yaml", site)
     try:
         facts = OpenStackFacts(conn)
@@ -57,4 +80,4 @@ def main(state_dir: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1], "--unbound" in sys.argv[2:]))
