@@ -24,7 +24,7 @@ from fdb entries (networks with ACTIVE ports on both ends), never from tunnel_sy
 local_ip the node lacks makes the agent exit ("Tunneling can't be enabled with invalid
 local_ip"); an RPC call sent before the server consumes q-plugin is lost (the agent waits
 out rpc_response_timeout), hence the wait for the q-plugin and q-reports-plugin consumers
-before any agent starts; a deleted tunnel port is made again by the agent's own loop.
+before any agent starts; a deleted tunnel port stays deleted until the agent restarts.
 Cost (this 2-core machine): ~160 MB RSS per agent plus ~165 MB for its privsep helpers,
 RabbitMQ ~130 MB, the RPC server ~460 MB (master + 2 workers).
 """
