@@ -4,7 +4,12 @@ Feature: Open vSwitch overlay
   node through VXLAN: the agent's ini names the node's tunnel address, the tunnel bridge and
   the tunnel types; br-tun exists and is patched to br-int (without it, patch-tun reports
   "No usable peer 'patch-int' exists in 'system' datapath."); and br-tun holds one VXLAN
-  port per other node, from this node's address to that node's.
+  port, from this node's address, to each node Neutron tunnels it to. Without l2_population
+  that is every other node (a full mesh: the agent takes every endpoint the server knows).
+  With l2_population it is every node that hosts a port on a network this node also hosts
+  (the server sends tunnels only with forwarding entries for shared networks), read from the
+  port bindings in Neutron's API. A missing tunnel is the agent's to build: the fix is its
+  configuration, a restart, or the missing port binding, never a port added by hand.
 
   @role:ovs_agent @check:overlay.agent-config
   Scenario: The OVS agent is configured for the overlay
@@ -29,6 +34,6 @@ Feature: Open vSwitch overlay
     Then no Open vSwitch interface reports an error
 
   @role:ovs_agent @check:overlay.vxlan-mesh
-  Scenario: A VXLAN tunnel to every other overlay endpoint
+  Scenario: A VXLAN tunnel to every overlay endpoint Neutron tunnels to
     Given the host is reachable over SSH
-    Then every other overlay endpoint has exactly one VXLAN port with this host's local_ip and the endpoint's remote_ip
+    Then every overlay endpoint Neutron tunnels to has exactly one VXLAN port with this host's local_ip and the endpoint's remote_ip

@@ -4,7 +4,8 @@ Feature: OpenStack services and networks
   agent the site needs is alive; the external network is the flat provider network the
   inventory names, clear of every libvirt NAT range (its gateway on the host bridge is
   checked with the libvirt networks);
-  the router leaves through it; and every instance has its floating IP.
+  the router leaves through it; and every instance has its port bound to its compute host
+  (binding:host_id, which makes that host's agent wire it) and its floating IP.
 
   @role:nova_compute @check:openstack.nova-compute-up
   Scenario: nova-compute is enabled and up on every compute host
@@ -35,4 +36,5 @@ Feature: OpenStack services and networks
   @role:instance @check:openstack.floating-ip-attached
   Scenario: Every expected floating IP is attached to its instance
     Given the cloud answers
-    Then the instance's floating IP is attached to its port
+    Then the instance's port is bound to its compute host
+    And the instance's floating IP is attached to its port

@@ -6,6 +6,7 @@ fixes from them; the lab builds the site from them.
 from __future__ import annotations
 
 import ipaddress
+from typing import Collection, Mapping
 from dataclasses import dataclass
 
 from stackproof.site import Site
@@ -128,6 +129,43 @@ def vxlan_mesh(site: Site, host: str) -> list[VxlanPort]:
     kind = site.overlay.tunnel_types[0]
     return [VxlanPort(name=vxlan_port_name(ip, kind), local_ip=eps[host], remote_ip=ip, peer=p)
             for p, ip in eps.items() if p != host]
+
+
+def l2pop_peers(site: Site, host: str, hosts_by_network: Mapping[str, Collection[str]],
+                ) -> set[str]:
+    """Neutron's l2population rule: the endpoints hosting an ACTIVE port on a network on
+    which `host` hosts one too (the server sends an agent fdb entries, and with them its
+    tunnels, only for networks it has ports on)."""
+    eps = overlay_endpoints(site)
+    return {p for hosts in hosts_by_network.values() if host in hosts
+            for p in hosts if p != host and p in eps}
+
+
+def vxlan_tunnels(site: Site, host: str,
+                  hosts_by_network: Mapping[str, Collection[str]] | None = None,
+                  ) -> list[VxlanPort]:
+    """The tunnel ports the Neutron OVS agent on `host` builds. Without l2_population it
+    takes every endpoint tunnel_sync returns: a full mesh. With l2_population it builds a
+    tunnel only from fdb entries: to every endpoint that hosts a port on a network this
+    node also hosts (`hosts_by_network`: network -> hosts with an ACTIVE bound port, from
+    the API; required for an l2_population host)."""
+    mesh = vxlan_mesh(site, host)
+    if host not in site.overlay.l2_population:
+        return mesh
+    if hosts_by_network is None:
+        raise ValueError(f"{host} uses l2_population: its tunnels follow the port bindings")
+    peers = l2pop_peers(site, host, hosts_by_network)
+    return [t for t in mesh if t.peer in peers]
+
+
+def message_bus(site: Site, host: str) -> set[str]:
+    """Addresses under which `host`'s Neutron agent may name the OpenStack message bus: the
+    controller's (where RabbitMQ runs), and loopback on the controller itself."""
+    ctl = site.with_role("openstack_controller")
+    if not ctl:
+        return set()
+    return {str(site.address_of(ctl[0]))} | ({"127.0.0.1", "localhost"} if host == ctl[0]
+                                              else set())
 
 
 def remote_compute_hypervisors(site: Site) -> dict[str, list[str]]:

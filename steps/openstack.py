@@ -35,7 +35,11 @@ def _host_mapped(site, cloud, target, remedy):
 
 
 @then("every expected neutron agent on the host is alive and UP")
-def _agents(site, cloud, target, remedy):
+def _agents(site, cloud, target, remedy, request):
+    if "ovs_agent" in site.hosts[target].roles:
+        # a dead agent whose bus is wrong: the fix is its transport, not a restart
+        remote = request.getfixturevalue("fleet")[target]
+        ensure(remedy, cloud, lambda: checks.agent_transport(site, remote))
     ensure(remedy, cloud, lambda: checks.agents_alive(site, cloud, target))
 
 
@@ -66,3 +70,8 @@ def _router(site, cloud, remedy):
 @then("the instance's floating IP is attached to its port")
 def _fip(site, cloud, target, remedy):
     ensure(remedy, cloud, lambda: checks.floating_ip_attached(site, cloud, target))
+
+
+@then("the instance's port is bound to its compute host")
+def _port_bound(site, cloud, target, remedy):
+    ensure(remedy, cloud, lambda: checks.instance_port_bound(site, cloud, target))

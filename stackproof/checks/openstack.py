@@ -125,6 +125,29 @@ def agents_alive(site: Site, cloud: OpenStackFacts, host: str):
     return None
 
 
+def agent_transport(site: Site, remote: Remote):
+    """The node's Neutron agent names the controller's message bus in transport_url (an agent
+    that cannot reach the bus sends no state report: Neutron calls it dead)."""
+    from stackproof.expect import message_bus
+    want = message_bus(site, remote.name)
+    t = f.agent_transport(remote)
+    if not want:
+        return None
+    seen = {"transport_url brokers": [f"{h}:{p}" for h, p in t.hosts], "path": t.path,
+            "expected one of": sorted(want)}
+    if not t.exists:
+        return _finding("neutron_agent_transport", remote.name, f"{t.path} is missing: the "
+                        f"agent has no message bus", {"blocked": f"{t.path} is missing"}, seen)
+    if t.hosts and all(h in want for h, _ in t.hosts):
+        return None
+    got = ", ".join(f"{h}:{p}" for h, p in t.hosts) or "unset"
+    return _finding("neutron_agent_transport", remote.name,
+                    f"the Neutron agent's transport_url in {t.path} names {got}, not the "
+                    f"controller's message bus ({sorted(want)[0]})",
+                    {"path": t.path, "address": str(site.address_of(
+                        site.with_role("openstack_controller")[0]))}, seen)
+
+
 # --- networks -----------------------------------------------------------------------------------
 def external_network(site: Site, cloud: OpenStackFacts):
     ext = site.openstack.external_network
@@ -215,6 +238,21 @@ def instance_port(site: Site, cloud: OpenStackFacts, instance: str) -> f.Port | 
              and any(ip == str(inst.address) for _, ip in p.fixed_ips)]
     ports.sort(key=lambda p: not p.device_owner.startswith("compute:"))
     return ports[0] if ports else None
+
+
+def instance_port_bound(site: Site, cloud: OpenStackFacts, instance: str):
+    """The instance's port is bound to its compute host (binding:host_id): only then does
+    that host's agent wire it, and l2population build the tunnels it needs. A missing port
+    is left to the floating-IP check, which names it."""
+    inst = site.instances()[instance]
+    port = instance_port(site, cloud, instance)
+    if port is None or port.binding_host == inst.compute:
+        return None
+    return _finding("instance_port_bind", instance,
+                    f"{instance}'s port {port.id} is bound to "
+                    f"{port.binding_host or 'no host'}, not its compute host {inst.compute}: "
+                    f"no agent wires it and its tunnels never form",
+                    {"port_id": port.id, "host": inst.compute}, {"port": asdict(port)})
 
 
 def floating_ip_attached(site: Site, cloud: OpenStackFacts, instance: str):

@@ -1,12 +1,15 @@
 """Overlay checks: Open vSwitch state and the OVS agent's ini against the site -> Finding.
 
-Expectations come from stackproof.render.ovs.ovs_layout (bridges, patch pairs, the VXLAN
-mesh of stackproof.expect) and stackproof.render.neutron.required_options.
+Expectations come from stackproof.render.ovs.ovs_layout (bridges, patch pairs),
+stackproof.expect.vxlan_tunnels (the tunnels Neutron's agent builds: a full mesh, or with
+l2_population those the port bindings call for) and stackproof.render.neutron.
+required_options.
 """
 from __future__ import annotations
 
 from dataclasses import asdict
 
+from stackproof.expect import vxlan_tunnels
 from stackproof.facts import ovs as facts
 from stackproof.facts.ovs import OvsState
 from stackproof.finding import Finding
@@ -157,20 +160,23 @@ def no_interface_errors(site: Site, remote: Remote) -> Finding | None:
 
 
 # --- the VXLAN mesh ----------------------------------------------------------------------------
-def vxlan_mesh(site: Site, remote: Remote) -> Finding | None:
-    """One tunnel port per other endpoint, on the tunnel bridge, with this host's local_ip
-    and the endpoint's remote_ip. Extra ports to addresses outside the site are left alone
-    (the agent manages them)."""
+def vxlan_mesh(site: Site, remote: Remote,
+               hosts_by_network: dict[str, set[str]] | None = None) -> Finding | None:
+    """One tunnel port per endpoint Neutron's agent tunnels to (stackproof.expect.
+    vxlan_tunnels; `hosts_by_network` from the API for an l2_population host), on the
+    tunnel bridge, with this host's local_ip and the endpoint's remote_ip. Other tunnel
+    ports are left alone (the agent manages them)."""
     state, down = _state(remote)
     if down:
         return down
     layout = ovs_layout(site, remote.name)
+    expected = vxlan_tunnels(site, remote.name, hosts_by_network)
     tunnels = [i for i in state.interfaces.values() if i.type == layout.tunnel_type]
-    add, fix, remove, problems = [], [], [], []
-    for want in layout.tunnels:
+    missing, wrong_ports, remove, problems = [], [], [], []
+    for want in expected:
         found = [i for i in tunnels if i.options.get("remote_ip") == want.remote_ip]
         if not found:
-            add.append(want.name)
+            missing.append(want.name)
             problems.append(f"no {layout.tunnel_type} port to {want.peer} "
                             f"({want.remote_ip}; expected {want.name})")
             continue
@@ -187,16 +193,21 @@ def vxlan_mesh(site: Site, remote: Remote) -> Finding | None:
                          f"{want.local_ip}")
         if on != layout.tunnel_bridge:
             wrong.append(f"on {on}, expected on {layout.tunnel_bridge}")
+            remove.append(keep.name)
         if wrong:
-            fix.append({"name": keep.name, "peer": want.peer, "moved": on !=
-                        layout.tunnel_bridge, "bridge": on})
+            wrong_ports.append(keep.name)
             problems.append(f"{keep.name} to {want.peer}: " + ", ".join(wrong))
     if not problems:
         return None
-    facts_shown = {"expected": [asdict(t) for t in layout.tunnels],
+    l2pop = remote.name in site.overlay.l2_population
+    facts_shown = {"expected": [asdict(t) for t in expected],
+                   "rule": "l2_population: endpoints hosting a port on a network this host "
+                           "hosts" if l2pop else "full mesh (tunnel_sync)",
                    "tunnel ports": {i.name: {"bridge": state.bridge_of(i.name),
                                              "options": dict(i.options)} for i in tunnels}}
+    if hosts_by_network is not None:
+        facts_shown["hosts by network"] = {k: sorted(v) for k, v in hosts_by_network.items()}
     return Finding("ovs_vxlan_ports", remote.name, "; ".join(problems),
-                   {"add": add, "fix": fix, "remove": remove,
+                   {"missing": missing, "wrong": wrong_ports, "remove": sorted(set(remove)),
                     "bridge_missing": layout.tunnel_bridge not in state.bridges},
                    facts_shown)

@@ -151,6 +151,16 @@ def parse_ports(doc: dict) -> list[Port]:
                  p.get("status", "")) for p in doc.get("ports", [])]
 
 
+def hosts_by_network(ports: list[Port]) -> dict[str, set[str]]:
+    """network id -> hosts with an ACTIVE port bound there: the ports Neutron's
+    l2population driver sends fdb entries (and so tunnels) for."""
+    out: dict[str, set[str]] = {}
+    for p in ports:
+        if p.binding_host and p.status == "ACTIVE":
+            out.setdefault(p.network_id, set()).add(p.binding_host)
+    return out
+
+
 # What each collection is: (service, path, microversion, parser).
 COLLECTIONS: dict[str, tuple[str, str, str | None, Callable[[dict], list]]] = {
     "compute_services": ("compute", "/os-services", COMPUTE_MICROVERSION, parse_services),
@@ -233,6 +243,9 @@ class OpenStackFacts:
     def ports(self) -> list[Port]:
         return self._get("ports")
 
+    def hosts_by_network(self) -> dict[str, set[str]]:
+        return hosts_by_network(self.ports())
+
     # lookups
     def network(self, name: str) -> Network | None:
         return next((n for n in self.networks() if n.name == name), None)
@@ -283,3 +296,38 @@ def nova_conf(remote: Remote) -> str | None:
 def path_state(remote: Remote, path: str) -> PathState:
     res = remote.run(f"stat -c '%F|%U|%G|%a' {shlex.quote(path)}")
     return parse_stat(path, res.rc, res.stdout)
+
+
+# --- the Neutron agent's message bus (SSH) -----------------------------------------------------
+NEUTRON_CONF = "/etc/neutron/neutron.conf"
+
+
+@dataclass(frozen=True)
+class AgentTransport:
+    path: str
+    exists: bool
+    hosts: tuple[tuple[str, int], ...] = ()      # (host, port) of each broker in transport_url
+    scheme: str = ""
+
+
+def parse_transport_url(text: str, path: str = NEUTRON_CONF) -> AgentTransport:
+    """[DEFAULT] transport_url of neutron.conf: `rabbit://user:pass@host:port,user:pass@
+    host2:port/vhost`. Only the brokers' addresses are kept (never the credentials)."""
+    cp = configparser.ConfigParser(strict=False, interpolation=None)
+    cp.read_string(text)
+    url = cp.defaults().get("transport_url", "").strip()
+    scheme, _, rest = url.partition("://")
+    hosts = []
+    for part in rest.split("/", 1)[0].split(",") if rest else []:
+        hostport = part.rsplit("@", 1)[-1]
+        host, _, port = hostport.rpartition(":") if ":" in hostport else (hostport, "", "")
+        hosts.append((host.strip("[]"), int(port) if port.isdigit() else 5672))
+    return AgentTransport(path, True, tuple(hosts), scheme)
+
+
+@fact
+def agent_transport(remote: Remote) -> AgentTransport:
+    res = remote.run(f"cat {NEUTRON_CONF}")
+    if not res.ok:
+        return AgentTransport(NEUTRON_CONF, False)
+    return parse_transport_url(res.stdout)

@@ -268,10 +268,14 @@ def usage(shell: NsShell, host: str) -> OvsUsage:
 
 
 # --- start / stop ----------------------------------------------------------------------------
-def start_node(shell: NsShell, site: Site, host: str) -> None:
+def start_node(shell: NsShell, site: Site, host: str, agent: bool = True) -> None:
+    """OVS, the operator's bridges and the agent's files; the stand-in agent too unless
+    `agent` is False (the real agent starts once its message bus serves)."""
     start_ovs(shell, host)
     make_external_bridges(shell, site, host)
     write_agent_files(shell, site, host)
+    if not agent:
+        return
     agent_service(shell, "start")
     wait_until(lambda: layout_built(shell, site, host), START_TIMEOUT,
                f"[{host}] the OVS agent's bridges and tunnels")
@@ -288,24 +292,41 @@ def stop_node(shell: NsShell) -> None:
 # --- lab hook ---------------------------------------------------------------------------------
 def ovs_hook(lab, site: Site) -> None:
     """GUEST hook: Open vSwitch and the OVS agent on every ovs_agent host (after the guests
-    have their addresses: the tunnels' local_ip is the guest's address)."""
+    have their addresses: the tunnels' local_ip is the guest's address). The real agent is
+    the default: RabbitMQ starts here, and the agents start with the OpenStack layer (their
+    RPC server shares its Neutron database); a site without one gets its own RPC server
+    here. STACKPROOF_LAB_OVS_AGENT=standin runs the lab's stand-in instead."""
+    from stackproof.lab import ovs_real
+    real = ovs_real.wanted() and bool(ovs_hosts(site))
+    if real and ovs_real.missing():
+        raise _common().DaemonError("the real OVS agent needs: " + "; ".join(
+            ovs_real.missing()) + f" (or {ovs_real.ENV}={ovs_real.STANDIN} for the stand-in)")
     for host in ovs_hosts(site):
         t = time.monotonic()
         shell = lab.shell(host)
         try:
-            start_node(shell, site, host)
+            start_node(shell, site, host, agent=not real)
         except _common().DaemonError:
             raise
         except Exception as exc:       # name the host: a hook error reads as the lab's
             raise _common().DaemonError(f"[{host}] Open vSwitch: {exc}") from exc
-        lab.say(f"ovs {host}: br-int, br-tun, {len(ovs_layout(site, host).tunnels)} tunnel(s) "
-                f"in {time.monotonic() - t:.1f} s")
-    from stackproof.lab import ovs_real
-    if ovs_real.wanted() and ovs_hosts(site):
-        t = time.monotonic()
-        results = ovs_real.start_real(lab, site)
-        for host, why in results.items():
-            lab.say(f"ovs {host}: real neutron-openvswitch-agent "
-                    + ("initialized" if not why else f"not initialized yet: {why}"))
-        lab.say(f"ovs: real agents in {time.monotonic() - t:.1f} s "
-                f"(bus on {ovs_real.bus_host(site)})")
+        lab.say(f"ovs {host}: " + ("Open vSwitch and br-ex; the real agent builds br-int and "
+                                   "br-tun" if real else
+                                   f"br-int, br-tun, {len(ovs_layout(site, host).tunnels)} "
+                                   f"tunnel(s) (stand-in agent)")
+                + f" in {time.monotonic() - t:.1f} s")
+    if not real:
+        return
+    from stackproof.lab.openstack import openstack_hook
+    if site.openstack is not None and openstack_hook in getattr(lab, "guest_hooks", []):
+        ovs_real.launch_rabbitmq(lab.shell(ovs_real.bus_host(site)))
+        lab.say(f"ovs: RabbitMQ starting on {ovs_real.bus_host(site)}; the real agents "
+                f"start with the OpenStack layer")
+        return
+    t = time.monotonic()
+    results = ovs_real.start_real(lab, site)
+    for host, why in results.items():
+        lab.say(f"ovs {host}: real neutron-openvswitch-agent "
+                + ("initialized" if not why else f"not initialized yet: {why}"))
+    lab.say(f"ovs: real agents in {time.monotonic() - t:.1f} s "
+            f"(bus on {ovs_real.bus_host(site)})")

@@ -37,11 +37,14 @@ def _fips(site) -> set[str]:
 # fault -> (scenarios expected red given the site and the host acted on, destructive fix?)
 FAULTS = {
     "neutron-ovs-agent-stopped": (lambda site, h: {AGENTS.format(h)}, False),
+    # the fix is the agent's transport (neutron_agent_transport), not a restart
+    "neutron-agent-bus-unreachable": (lambda site, h: {AGENTS.format(h)}, False),
     "nova-instances-path-missing": (lambda site, h: {NOVA.format(h)}, False),
     "nova-instances-path-root-owned": (lambda site, h: {NOVA.format(h)}, False),
     "nova-host-unmapped": (lambda site, h: {NOVA.format(h)}, False),
     "external-gateway-missing": (lambda site, h: {GATEWAY}, False),
     "floating-ip-detached": (lambda site, h: {FIP.format(h)}, False),
+    "instance-port-unbound": (lambda site, h: {FIP.format(h)}, False),
     "external-network-overlap": (lambda site, h: {EXT, OVERLAP} | _fips(site), True),
 }
 

@@ -82,6 +82,36 @@ def agent_start(lab, site, host):
           f"{AGENT} on {host} to be alive")
 
 
+# --- the OVS agent's message bus unreachable ---------------------------------------------------
+NEUTRON_CONF = "/etc/neutron/neutron.conf"
+SAVED_CONF = "/var/lib/neutron/lab-neutron.conf.orig"
+
+
+def bus_unreachable(lab, site, host):
+    """transport_url names the physical host under the node (no broker there), and the agent
+    restarts with it: it never gets an answer, sends no report, and Neutron calls it dead."""
+    from stackproof.lab.faults.ovs import wrong_local_ip
+    wrong = wrong_local_ip(site, host)
+    expr = rf"/^transport_url/ s#@[^:/,@]+(:[0-9]+)?([,/]|$)#@{wrong}\1\2#"
+    sh = lab.shell(host)
+    sh.sh(f"[ -e {SAVED_CONF} ] || cp -p {NEUTRON_CONF} {SAVED_CONF}; "
+          f"sed -i -E {shlex.quote(expr)} {NEUTRON_CONF}")
+    # the init script waits for the agent's 'initialized' line, which never comes: leave its
+    # wait after a few seconds (the agent runs on in its own session, its pidfile written)
+    sh.sh(f"service {AGENT} stop >/dev/null 2>&1; "
+          f"timeout 5 service {AGENT} start >/dev/null 2>&1 </dev/null; true", timeout=60)
+    _wait(lab, site, lambda c: _agent_alive(c, host, AGENT) is False,
+          f"{AGENT} on {host} to be reported dead")
+
+
+def bus_restore(lab, site, host):
+    sh = lab.shell(host)
+    sh.sh(f"[ -e {SAVED_CONF} ] && cp -p {SAVED_CONF} {NEUTRON_CONF} && rm -f {SAVED_CONF}; "
+          f"service {AGENT} restart >/dev/null 2>&1", check=False, timeout=240)
+    _wait(lab, site, lambda c: _agent_alive(c, host, AGENT) is True,
+          f"{AGENT} on {host} to be alive", timeout=180)
+
+
 # --- nova-compute down because of instances_path -----------------------------------------------
 def _restart_compute_and_wait(lab, site, host, state: str) -> None:
     lab.shell(host).run(["service", "nova-compute", "restart"], timeout=60)
@@ -222,6 +252,33 @@ def fip_attach(lab, site, host):
         conn.close()
 
 
+# --- an instance's port bound to no host ------------------------------------------------------
+def _instance_port(conn, site, name):
+    from stackproof.lab.openstack.instances import instance_port
+    port = instance_port(conn, site, name)
+    if port is None:
+        raise FaultError(f"{name} has no port in the lab")
+    return port
+
+
+def port_unbind(lab, site, host):
+    """binding:host_id cleared (the port is unbound): no agent wires it any more."""
+    conn = _conn(lab, site)
+    try:
+        conn.network.update_port(_instance_port(conn, site, host), binding_host_id="")
+    finally:
+        conn.close()
+
+
+def port_bind(lab, site, host):
+    conn = _conn(lab, site)
+    try:
+        conn.network.update_port(_instance_port(conn, site, host),
+                                 binding_host_id=site.instances()[host].compute)
+    finally:
+        conn.close()
+
+
 def _only_openstack(fn):
     def run(lab, site, host):
         if site.openstack is None:
@@ -239,6 +296,10 @@ for fault in (
           "a node: Neutron reports it dead after agent_down_time",
           _only_openstack(agent_stop), _only_openstack(agent_start),
           _default(_first_agent_host)),
+    Fault("neutron-agent-bus-unreachable", "openstack", "the Open vSwitch agent's "
+          "transport_url names a host without the message bus: the restarted agent never "
+          "reports and Neutron calls it dead", _only_openstack(bus_unreachable),
+          _only_openstack(bus_restore), _default(_first_agent_host)),
     Fault("nova-instances-path-missing", "openstack", "instances_path does not exist: "
           "nova-compute exits at start and its service goes down",
           _only_openstack(path_missing), _only_openstack(path_restore),
@@ -255,6 +316,10 @@ for fault in (
           _only_openstack(ext_overlap), _only_openstack(ext_restore)),
     Fault("external-gateway-missing", "openstack", "the external gateway address is not on "
           "the host bridge", _only_openstack(gw_remove), _only_openstack(gw_add)),
+    Fault("instance-port-unbound", "openstack", "an instance's port is bound to no host "
+          "(binding:host_id cleared): no agent wires it and its tunnels never form",
+          _only_openstack(port_unbind), _only_openstack(port_bind),
+          _default(_first_instance)),
     Fault("floating-ip-detached", "openstack", "an instance's floating IP is not attached "
           "to its port", _only_openstack(fip_detach), _only_openstack(fip_attach),
           _default(_first_instance)),

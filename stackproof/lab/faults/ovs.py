@@ -32,6 +32,11 @@ def _restore(lab, site, host) -> None:
     shell = lab.shell(_need(host))
     labovs.write_file(shell, AGENT_INI, render_agent_ini(site, host), mode=0o640)
     labovs.agent_service(shell, "restart")
+    # the real agent makes its tunnels in its first loops after 'initialized': wait for the
+    # full mesh (hosts without l2_population), so the next fault starts from a whole layout
+    if host not in site.overlay.l2_population:
+        labovs.wait_until(lambda: labovs.layout_built(shell, site, host), 180,
+                          f"[{host}] the agent's tunnels after its restart")
 
 
 def _edit_ini(lab, site, host, edit) -> None:

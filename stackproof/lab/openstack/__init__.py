@@ -16,6 +16,7 @@ serve.py / nova_compute.py / heartbeat.py (processes, run with other interpreter
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from stackproof.site import Site
 
@@ -32,9 +33,11 @@ def clouds_yaml_of(state_dir) -> str | None:
 def openstack_hook(lab, site: Site) -> None:
     if site.openstack is None:
         return
+    from stackproof.lab import ovs_real
     from stackproof.lab.openstack import nodes, resources, services
     from stackproof.lab.openstack.layout import Layout, Secrets, require_venv
     require_venv()
+    real_ovs = bool(ovs_real.wanted() and site.with_role("ovs_agent"))
     t0 = time.monotonic()
     lay = Layout.new(lab.state_dir)
     lay.make_dirs()
@@ -43,13 +46,18 @@ def openstack_hook(lab, site: Site) -> None:
     timings: dict[str, float] = {}
     bootstrap = services.start_all(lab, site, lay, sec)
     timings["databases + servers started"] = time.monotonic() - t0
+    # the real OVS agents meanwhile: RabbitMQ and neutron-rpc-server (on this lab's Neutron
+    # database) in the network node, then the agents, whose reports make their rows
+    pool = ThreadPoolExecutor(max_workers=1)
+    agents = pool.submit(ovs_real.start_real, lab, site, lay.db_url("neutron")) \
+        if real_ovs else None
 
     # the nodes meanwhile: they need only the databases (agent rows, nova's cell database)
     t1 = time.monotonic()
     computes = site.with_role("nova_compute")
     shells = {h: lab.shell(h) for h in set(computes) | set(site.with_role("ovs_agent"))
               | set(site.with_role("network_node")) | set(site.with_role("openstack_controller"))}
-    nodes.insert_agents(lay, site)
+    nodes.insert_agents(lay, site, real_ovs)
     for host, shell in shells.items():
         nodes.hide_machine_config(shell)
         nodes.mount_sbin(shell, lay, host)
@@ -57,9 +65,11 @@ def openstack_hook(lab, site: Site) -> None:
             nodes.setup_compute(shell, site, lay, sec, host)
         if "openstack_controller" in site.hosts[host].roles:
             nodes.setup_controller(shell, site, lay, sec, host)
-        for name in nodes.setup_agents(shell, site, lay, host):
+        standins = nodes.setup_agents(shell, site, lay, host, real_ovs)
+        for name in standins:
             nodes.service(shell, name, "start")
-        nodes.start_heartbeat(shell, lay, host)
+        if standins:
+            nodes.start_heartbeat(shell, lay, host)
     # nova-compute takes ~10-20 s to import and report: it boots while the APIs come up
     for host in computes:
         nodes.service(shells[host], "nova-compute", "start")
@@ -71,9 +81,10 @@ def openstack_hook(lab, site: Site) -> None:
     t1 = time.monotonic()
     conn = resources.connect(lay.clouds_yaml, site)
     try:
-        made = resources.create_all(conn, site)
-    finally:
+        made = resources.create_all(conn, site, bind=not real_ovs)
+    except BaseException:
         conn.close()
+        raise
     timings["resources"] = time.monotonic() - t1
     t1 = time.monotonic()
     if computes:
@@ -82,6 +93,27 @@ def openstack_hook(lab, site: Site) -> None:
         if ctl:
             nodes.discover_hosts(lab.shell(ctl[0]))
     timings["nova-compute + discover_hosts"] = time.monotonic() - t1
+    if agents is not None:
+        t1 = time.monotonic()
+        try:
+            for host, why in agents.result().items():
+                lab.say(f"openstack: real neutron-openvswitch-agent on {host} "
+                        + ("initialized" if not why else f"not initialized yet: {why}"))
+        finally:
+            pool.shutdown()
+        timings["waiting for the real OVS agents"] = time.monotonic() - t1
+        t1 = time.monotonic()
+        from stackproof.lab.openstack import instances
+        try:
+            plugged = instances.bind_and_plug(conn, shells, site)
+            down = instances.wait_active(conn, list(plugged.values()))
+        finally:
+            conn.close()
+        if down:
+            lab.say(f"openstack: instance port(s) not ACTIVE yet: {', '.join(down)}")
+        timings["instance ports bound, plugged, ACTIVE"] = time.monotonic() - t1
+    else:
+        conn.close()
     lab.say(f"openstack: {len(made)} resources; "
             + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
             + f"; total {time.monotonic() - t0:.1f} s; clouds.yaml {lay.clouds_yaml}")

@@ -12,13 +12,15 @@ import io
 
 import yaml
 
+from stackproof.lab import ovs_real
 from stackproof.lab.openstack.layout import Layout, Secrets
 from stackproof.site import Site
 
 # Short liveness windows keep the lab's fault tests fast: an agent whose heartbeat stops is
-# dead after AGENT_DOWN_TIME seconds, a nova service after SERVICE_DOWN_TIME.
+# dead after AGENT_DOWN_TIME seconds (the real OVS agent's RPC server uses the same value),
+# a nova service after SERVICE_DOWN_TIME.
 HEARTBEAT_INTERVAL = 1
-AGENT_DOWN_TIME = 5
+AGENT_DOWN_TIME = ovs_real.AGENT_DOWN_TIME
 REPORT_INTERVAL = 1
 SERVICE_DOWN_TIME = 5
 SERVICE_PROJECT = "service"
@@ -67,6 +69,9 @@ def neutron_conf(site: Site, lay: Layout, sec: Secrets, venv_etc: str) -> str:
                     "state_path": lay.dir("neutron"), "log_file": lay.log("neutron-server"),
                     "use_stderr": False, "allow_overlapping_ips": True,
                     "agent_down_time": AGENT_DOWN_TIME,
+                    # the lab's DHCP agent is a stand-in that serves no DHCP: no port may
+                    # wait for it (ML2's DHCP provisioning block would keep it DOWN)
+                    "enable_traditional_dhcp": False,
                     "notify_nova_on_port_status_changes": False,
                     "notify_nova_on_port_data_changes": False,
                     "api_paste_config": f"{venv_etc}/neutron/api-paste.ini"},
@@ -81,7 +86,8 @@ def ml2_conf(site: Site) -> str:
     ext = site.openstack.external_network
     return ini({
         "ml2": {"type_drivers": "flat,vxlan", "tenant_network_types": "vxlan",
-                "mechanism_drivers": "openvswitch", "extension_drivers": "port_security"},
+                "mechanism_drivers": "openvswitch,l2population",
+                "extension_drivers": "port_security"},
         "ml2_type_flat": {"flat_networks": ext.physical_network},
         "ml2_type_vxlan": {"vni_ranges": "1:1000"},
     })

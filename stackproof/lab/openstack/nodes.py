@@ -72,15 +72,21 @@ def expected_agents(site: Site) -> list[dict]:
     return out
 
 
-def insert_agents(lay: Layout, site: Site) -> None:
+def standin_agents(site: Site, real_ovs: bool) -> list[dict]:
+    """The agents the lab stands in for: all but the Open vSwitch agents when the real
+    neutron-openvswitch-agent runs (its own reports over RabbitMQ make and keep its row)."""
+    return [a for a in expected_agents(site) if not (real_ovs and a["binary"] == OVS_AGENT)]
+
+
+def insert_agents(lay: Layout, site: Site, real_ovs: bool = False) -> None:
     """Agents have no create API: a real agent appears when its first state report reaches
-    neutron-server, which inserts the row. The lab inserts that row (heartbeat stamped
-    now; kept fresh by the node's heartbeat process)."""
+    neutron-server, which inserts the row. For the agents the lab stands in for, the lab
+    inserts that row (heartbeat stamped now; kept fresh by the node's heartbeat process)."""
     now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) \
         .isoformat(sep=" ", timespec="microseconds")
     rows = [(str(uuid.uuid4()), a["agent_type"], a["binary"], a["topic"], a["host"],
              a["availability_zone"], now, now, now, json.dumps(a["configurations"]))
-            for a in expected_agents(site)]
+            for a in standin_agents(site, real_ovs)]
     with sqlite3.connect(lay.db("neutron"), timeout=10) as db:
         db.executemany(
             "INSERT INTO agents (id, agent_type, binary, topic, host, availability_zone, "
@@ -217,10 +223,11 @@ def setup_controller(shell: NsShell, site: Site, lay: Layout, sec: Secrets, host
         python=shlex.quote(venv_bin("python")), here=str(HERE)))
 
 
-def setup_agents(shell: NsShell, site: Site, lay: Layout, host: str) -> list[str]:
-    """Init scripts for the node's agents (keeping one another layer installed for the
-    Open vSwitch agent), and the heartbeat spec. Returns the init script names."""
-    mine = [a for a in expected_agents(site) if a["host"] == host]
+def setup_agents(shell: NsShell, site: Site, lay: Layout, host: str,
+                 real_ovs: bool = False) -> list[str]:
+    """Init scripts for the node's stand-in agents (keeping one another layer installed for
+    the Open vSwitch agent), and the heartbeat spec. Returns the init script names."""
+    mine = [a for a in standin_agents(site, real_ovs) if a["host"] == host]
     names = []
     for a in mine:
         name = a["binary"]

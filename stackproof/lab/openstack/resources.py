@@ -3,8 +3,10 @@
 External network (flat, router:external, physical_network, CIDR/gateway/pool), tenant
 network + subnet, the router with its external gateway and an interface on the tenant
 subnet, and per inventory `instance` host: a Neutron port on the tenant network with the
-instance's address (device_owner compute:nova, device_id a stable UUID per instance,
-binding:host_id its compute host) and its floating IP attached to that port.
+instance's address (device_owner compute:nova, device_id a stable UUID per instance) and its
+floating IP attached to that port. With the lab's stand-in OVS agent the port is bound to
+its compute host here; with the real agents, instances.py binds and plugs it once they
+report (a port bound before its host's agent reports fails to bind).
 
 Servers are not created: nova-api's POST /servers needs Glance (the image), placement and
 the scheduler/conductor over a message bus, none of which the lab runs (see the report in
@@ -52,8 +54,9 @@ def create_external(conn, site: Site, cidr=None, gateway=None, pool=None):
     return net
 
 
-def create_all(conn, site: Site) -> dict[str, str]:
-    """Create every resource; returns name -> id of what was made."""
+def create_all(conn, site: Site, bind: bool = True) -> dict[str, str]:
+    """Create every resource; returns name -> id of what was made. `bind`: the instance
+    ports get their compute host now."""
     os_ = site.openstack
     made: dict[str, str] = {}
     ext = create_external(conn, site)
@@ -67,7 +70,7 @@ def create_all(conn, site: Site) -> dict[str, str]:
     conn.network.add_interface_to_router(router, subnet_id=sub.id)
     made[router.name] = router.id
     for name, inst in site.instances().items():
-        port = create_instance_port(conn, site, name, ten.id, sub.id)
+        port = create_instance_port(conn, site, name, ten.id, sub.id, bind)
         made[f"port {name}"] = port.id
         if inst.floating_ip is not None:
             fip = conn.network.create_ip(floating_network_id=ext.id,
@@ -77,12 +80,14 @@ def create_all(conn, site: Site) -> dict[str, str]:
     return made
 
 
-def create_instance_port(conn, site: Site, name: str, network_id: str, subnet_id: str):
+def create_instance_port(conn, site: Site, name: str, network_id: str, subnet_id: str,
+                         bind: bool = True):
     inst = site.instances()[name]
+    host = {"binding_host_id": inst.compute} if bind else {}
     return conn.network.create_port(
         network_id=network_id, name=name, device_owner="compute:nova",
-        device_id=instance_device_id(site, name), binding_host_id=inst.compute,
-        fixed_ips=[{"subnet_id": subnet_id, "ip_address": str(inst.address)}])
+        device_id=instance_device_id(site, name),
+        fixed_ips=[{"subnet_id": subnet_id, "ip_address": str(inst.address)}], **host)
 
 
 def find_external(conn, site: Site):

@@ -12,6 +12,7 @@ takes the lab down, also on failure. Each file is the command's stdout verbatim;
 """
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -21,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
 from stackproof.facts.ovs import OVS_QUERY  # noqa: E402
+from stackproof.lab import ovs_real  # noqa: E402
 from stackproof.lab import faults  # noqa: E402
 from stackproof.lab import ovs as labovs  # noqa: E402
 from stackproof.lab.faults.ovs import wrong_local_ip  # noqa: E402
@@ -64,6 +66,7 @@ def with_fault(lab: Lab, name: str, host: str, case: str, names=tuple(FILES)) ->
 
 
 def main() -> int:
+    os.environ[ovs_real.ENV] = ovs_real.STANDIN     # these cases are the stand-in's
     state = Path(tempfile.mkdtemp(prefix="sp-ovs-capture-"))
     lab = Lab(SEED, state / "state", daemons=False, log=lambda line: None)
     lab.guest_hooks = [labovs.ovs_hook]
