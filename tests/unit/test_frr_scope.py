@@ -55,8 +55,11 @@ class Captured(ReplayCache):
         self._by_command = dict(reversed(line.split(": ", 1)) for line in
                                 (self.dir / "COMMANDS").read_text().splitlines())
 
+    def put_file(self, path: str, content: str, mode: int = 0o600) -> None:
+        self.uploaded = (path, content)      # reload_diff's intended config, over SFTP
+
     def run(self, command: str) -> CommandResult:
-        if command.startswith("t=$(mktemp"):
+        if command.startswith(("t=$(mktemp", "t=/tmp/stackproof-frr-")):
             name = "frr-reload-test-input" if "--input /etc/frr/frr.conf" in command \
                 else "frr-reload-test"
         else:
