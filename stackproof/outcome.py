@@ -102,6 +102,8 @@ def pytest_runtest_makereport(item, call):
 
 
 def _record(item, report, collected: _Collected) -> None:
+    if check_id(item) is None:
+        return          # not a scenario (the project's own tests run under this plugin too)
     rec = collected.records.get(item.nodeid)
     if rec is None:
         rec = collected.records[item.nodeid] = CheckRecord(check_id(item), target_of(item),
