@@ -2,7 +2,11 @@
 kick the ones FRR holds back. A session in Idle (FRR backs off after a NOTIFICATION) is
 reset; one in Connect/Active is already trying and is only waited for; the routes of a
 session Established moments ago are waited for; an older session whose routes are missing
-is asked to send them again (route refresh). Nothing here touches a configuration file."""
+is asked to send them again (route refresh). Nothing here touches a configuration file.
+
+Managed scope: the BGP sessions of the inventory's neighbors, reset (`clear bgp <addr>`) or
+refreshed only; no configuration line, file or other session is touched.
+"""
 from __future__ import annotations
 
 import shlex

@@ -8,6 +8,10 @@ set the router's gateway again.
 DESTRUCTIVE: instances lose their floating IPs until the floating-IP scenario attaches them
 again (its remediation creates them with their inventory addresses). Runs only with
 --allow-destructive; the plan lists every step.
+
+Managed scope: the inventory's external network, its subnets, the floating IPs on it and the
+inventory router's gateway (rebuilt: destructive); other networks, routers and ports are
+kept.
 """
 from __future__ import annotations
 

@@ -1,7 +1,12 @@
 """Give each other overlay endpoint exactly one tunnel port on the tunnel bridge, with the
 options the Neutron OVS agent sets (ovs_lib.add_tunnel_port): add missing ports, correct a
 wrong local_ip, move a port that sits on the wrong bridge, drop second ports to the same
-endpoint. One `ovs-vsctl` transaction."""
+endpoint. One `ovs-vsctl` transaction.
+
+Managed scope: the tunnel ports to the inventory's overlay endpoints on the tunnel bridge
+(added, corrected, moved, duplicates to the same endpoint dropped); other ports and bridges
+are kept.
+"""
 from __future__ import annotations
 
 from stackproof.facts import ovs as facts
