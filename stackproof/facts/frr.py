@@ -59,9 +59,14 @@ def reload_command(path: str = FRR_CONF) -> str:
     return _reload("reload", shlex.quote(path))
 
 
-def reload_test_command(path: str) -> str:
-    """Print what `--reload` of `path` would change (`Lines To Delete/Add`); INFO on stderr."""
-    return _reload("test", shlex.quote(path))
+def reload_test_command(path: str, running: str | None = None) -> str:
+    """Print what `--reload` of `path` would change (`Lines To Delete/Add`); INFO on stderr.
+    With `running`, compare with that file instead of the daemons' running config
+    (`--input`): the same referee for frr.conf and for the running configuration."""
+    word = shlex.quote(path)
+    if running is not None:
+        word = f"--input {shlex.quote(running)} {word}"
+    return _reload("test", word)
 
 
 # --- records -------------------------------------------------------------------------------
