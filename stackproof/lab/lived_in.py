@@ -434,3 +434,23 @@ def reseed(lab, host: str | None) -> None:
         clear_session(shell, it.frr)
     seed_iptables(shell, it)
     seed_files(shell, it)
+
+
+def reseed_all(lab) -> None:
+    """Every host's operator items back (after a remediation removed some: a failed test must
+    not leave the next one a lab that is no longer lived in); no-op on a bare lab."""
+    if not is_lived_in(lab.state_dir):
+        return
+    items = host_items(lab.site)
+    for host, it in items.items():
+        shell = lab.shell(host)
+        if it.libvirt:
+            seed_libvirt_network(shell, it.libvirt)
+            seed_libvirt_reservation(shell, it.libvirt)
+        if it.frr:
+            seed_frr(shell, it.frr)
+        seed_iptables(shell, it)
+        seed_files(shell, it)
+    for host, it in items.items():
+        if it.frr:
+            clear_session(lab.shell(host), it.frr)

@@ -142,6 +142,10 @@ class UnmanagedSnapshot:
 
     def assert_unchanged(self) -> None:
         changes = self.changes()
+        if changes:
+            from stackproof.lab.lived_in import reseed_all
+            for lab in self.before:
+                reseed_all(lab)     # the next test starts from a lived-in lab again
         assert not changes, ("unmanaged state changed (outside every remediation's scope):\n"
                              + "\n".join(changes))
 
@@ -174,5 +178,8 @@ def fault(request, unmanaged_snapshot):
         except Exception as exc:  # a remediated fault may have nothing left to heal
             print(f"heal {name} on {target}: {exc}")
     if changes:
+        from stackproof.lab.lived_in import reseed_all
+        for lab in unmanaged_snapshot.before:
+            reseed_all(lab)         # the next test starts from a lived-in lab again
         pytest.fail("unmanaged state changed (outside every remediation's scope):\n"
                     + "\n".join(changes), pytrace=False)
