@@ -169,6 +169,9 @@ class Bgp(Strict):
     mode: Literal["ibgp", "ebgp"]
     asn: int | None = Field(None, ge=1, le=4294967295)
     timers: BgpTimers = BgpTimers()
+    # Who owns frr.conf: `merged` (default) changes only the lines the inventory describes
+    # and keeps the operator's; `exact` makes the file exactly the rendering (destructive).
+    config: Literal["merged", "exact"] = "merged"
 
 
 class TimeSpec(Strict):

@@ -5,6 +5,7 @@ from pytest_bdd import then
 
 from stackproof import report
 from stackproof.checks import bgp as checks
+from stackproof.checks import forwarding
 
 
 def _with_diff(check, title: str):
@@ -31,16 +32,24 @@ def _frr_running(site, remote, remedy):
     remedy.ensure(lambda: checks.frr_running(site, remote))
 
 
-@then("/etc/frr/frr.conf holds the configuration rendered from the inventory")
+def _attach_kept(site, remote, source: str) -> None:
+    kept = checks.kept_configuration(site, remote, source)
+    report.attach_text(f"{checks.UNMANAGED_KEPT}: {remote.name} {source}",
+                       "\n".join(kept) or "(none)")
+
+
+@then("/etc/frr/frr.conf holds the BGP settings rendered from the inventory")
 def _config_file(site, remote, remedy):
     remedy.ensure(_with_diff(lambda: checks.config_file_matches(site, remote),
                              f"frr.conf diff: {remote.name}"))
+    _attach_kept(site, remote, "file")
 
 
-@then("the running FRR configuration is the configuration rendered from the inventory")
+@then("the running FRR configuration holds the BGP settings rendered from the inventory")
 def _running_config(site, remote, remedy):
     remedy.ensure(_with_diff(lambda: checks.running_config_matches(site, remote),
                              f"running-config diff: {remote.name}"))
+    _attach_kept(site, remote, "running")
 
 
 @then("every BGP neighbor the inventory expects is Established")
@@ -57,3 +66,8 @@ def _learned(site, remote, fleet, remedy):
 @then("no static route overrides a prefix that BGP provides")
 def _no_static(site, remote, remedy):
     remedy.ensure(lambda: checks.no_static_shadow(site, remote))
+
+
+@then("the kernel forwards IPv4, and no sysctl file turns it off at boot")
+def _forwarding(site, remote, remedy):
+    remedy.ensure(lambda: forwarding.forwarding_on(site, remote))

@@ -9,7 +9,7 @@ the checked host's own side is in order, and only when the step passes the fleet
 from __future__ import annotations
 
 import difflib
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Callable
 
 from stackproof.expect import LearnedPrefix, bgp_intent, learned_prefixes
@@ -18,6 +18,8 @@ from stackproof.facts.frr import BGP_DAEMONS, DAEMONS_FILE, FRR_CONF, KernelRout
 from stackproof.remedy import Finding
 from stackproof.remote import HostUnreachable, Remote
 from stackproof.render.frr import normalize_running_config, render_frr_conf
+from stackproof.render.frr_scope import (MANAGED, STALE, FrrScope, classify, frr_scope,
+                                         render_path, split)
 from stackproof.site import Site
 
 Peers = Callable[[str], Remote]        # inventory name -> Remote (the fleet's __getitem__)
@@ -29,6 +31,8 @@ NOT_SHADOWS = ("bgp", "kernel")
 # A session Established for less than this may still be sending its routes (they land
 # ~1 s after Established): wait for it rather than ask for a refresh.
 SETTLE_MS = 10_000
+# The Finding facts' (and the report's) name for the configuration outside the managed scope.
+UNMANAGED_KEPT = "unmanaged configuration (kept)"
 
 
 def _label(address: str, peer: str) -> str:
@@ -71,42 +75,124 @@ def _render(path: tuple[str, ...]) -> str:
     return " > ".join(path)
 
 
-def config_difference(intended: str, actual: str) -> tuple[list[str], list[str]]:
-    """(missing, unexpected) configuration lines, each with its context."""
-    want, have = facts.config_paths(intended), facts.config_paths(actual)
-    return sorted(map(_render, want - have)), sorted(map(_render, have - want))
-
-
 def unified_diff(intended: str, actual: str, actual_name: str) -> str:
     return "\n".join(difflib.unified_diff(
         normalize_running_config(intended), normalize_running_config(actual),
         "intended (rendered from the inventory)", actual_name, lineterm=""))
 
 
-def _difference_message(what: str, missing: list[str], extra: list[str]) -> str:
+def _difference_message(what: str, d: "ScopedDifference") -> str:
     parts = []
-    if missing:
-        parts.append("missing: " + "; ".join(f"`{m}`" for m in missing))
-    if extra:
-        parts.append("not in the inventory: " + "; ".join(f"`{e}`" for e in extra))
-    return f"{what} differs from the configuration rendered from the inventory: " + \
-        ", ".join(parts)
+    if d.missing:
+        parts.append("missing: " + "; ".join(f"`{m}`" for m in d.missing))
+    if d.extra:
+        parts.append("extra (set otherwise than the inventory says): " +
+                     "; ".join(f"`{e}`" for e in d.extra))
+    if d.stale:
+        parts.append("extra (stale: neighbors the inventory does not have): " +
+                     "; ".join(f"`{e}`" for e in d.stale))
+    return f"{what} differs from the configuration rendered from the inventory " \
+        f"(managed scope only; the rest is kept): " + ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class ScopedDifference:
+    """frr-reload.py's changes, kept to the managed scope (see stackproof.render.frr_scope)."""
+    missing: tuple[str, ...]
+    extra: tuple[str, ...]
+    stale: tuple[str, ...]
+    referee: str                  # how it was decided, for the report
+
+    def __bool__(self) -> bool:
+        return bool(self.missing or self.extra or self.stale)
+
+
+def scoped_difference(scope: FrrScope, diff: facts.ReloadDiff) -> ScopedDifference:
+    """The referee's (frr-reload.py --test) changes inside the managed scope, in the
+    vocabulary missing / extra / stale. Changes outside the scope and the forwarding lines
+    zebra reflects (kernel state) are not differences."""
+    missing, extra, stale = [], [], []
+    for ch in diff.changes():
+        cls = classify(scope, ch.path)
+        if cls not in (MANAGED, STALE):
+            continue
+        line = render_path(ch.path)
+        negated = ch.path[-1].startswith("no ")
+        if not ch.delete and not negated:
+            missing.append(line)
+        elif cls == STALE:
+            stale.append(render_path((*ch.path[:-1], ch.path[-1].removeprefix("no "))))
+        else:
+            extra.append(render_path((*ch.path[:-1], ch.path[-1].removeprefix("no ")))
+                         if negated and not ch.delete else line)
+    return ScopedDifference(tuple(sorted(missing)), tuple(sorted(extra)),
+                            tuple(sorted(stale)), "frr-reload.py --test")
+
+
+def _fallback_difference(scope: FrrScope, intended: str, actual: str) -> ScopedDifference:
+    """Without frr-reload.py (no frr-pythontools): the context paths, in scope."""
+    want, have = facts.config_paths(intended), facts.config_paths(actual)
+    keep = {MANAGED, STALE}
+    missing = [p for p in want - have if classify(scope, p) in keep]
+    gone = [p for p in have - want if classify(scope, p) in keep]
+    return ScopedDifference(
+        tuple(sorted(map(_render, missing))),
+        tuple(sorted(_render(p) for p in gone if classify(scope, p) == MANAGED)),
+        tuple(sorted(_render(p) for p in gone if classify(scope, p) == STALE)),
+        "line by line (frr-reload.py unavailable)")
+
+
+def unmanaged_configuration(site: Site, text: str, host: str) -> list[str]:
+    """The lines outside the managed scope: kept, never a failure (shown in the report)."""
+    return list(split(frr_scope(site, host), text).unmanaged)
+
+
+def kept_configuration(site: Site, remote: Remote, source: str) -> list[str]:
+    """The unmanaged lines of frr.conf (`source="file"`) or of the running configuration."""
+    if source == "file":
+        text = facts.config_file(remote) or ""
+    else:
+        running = facts.running_config(remote)
+        text = running.text if running.answered else ""
+    return unmanaged_configuration(site, text, remote.name)
+
+
+def _config_facts(d: ScopedDifference, scope: FrrScope, kept: list[str], diff: str) -> dict:
+    return {"missing": list(d.missing), "extra": list(d.extra), "stale": list(d.stale),
+            "managed scope": scope.statement(), "decided by": d.referee,
+            UNMANAGED_KEPT: kept, "diff": diff}
+
+
+def _compare(site: Site, remote: Remote, actual: str, against: str | None
+             ) -> tuple[ScopedDifference, facts.ReloadDiff, FrrScope, str]:
+    scope = frr_scope(site, remote.name)
+    intended = render_frr_conf(site, remote.name)
+    reload = facts.reload_diff(remote, intended, against)
+    if reload.available:
+        return scoped_difference(scope, reload), reload, scope, intended
+    return _fallback_difference(scope, intended, actual), reload, scope, intended
+
+
+def _referee_text(reload: facts.ReloadDiff) -> str:
+    if not reload.available:
+        return f"frr-reload.py --test unavailable: {reload.error}"
+    return "frr-reload.py --test (every change a reload of the rendering alone would make; " \
+        "only those inside the managed scope count):\n" + (reload.raw.strip() or "(none)")
 
 
 def config_file_matches(site: Site, remote: Remote) -> Finding | None:
-    intended = render_frr_conf(site, remote.name)
     text = facts.config_file(remote)
     if text is None:
         return Finding("frr_config", remote.name, f"{FRR_CONF} is missing: FRR would start "
                        f"without BGP configuration", {}, {})
-    missing, extra = config_difference(intended, text)
-    if not missing and not extra:
+    d, reload, scope, intended = _compare(site, remote, text, FRR_CONF)
+    if not d:
         return None
     return Finding("frr_config", remote.name,
-                   _difference_message(f"{FRR_CONF} (what FRR loads when it starts)",
-                                       missing, extra),
-                   {}, {"missing": missing, "unexpected": extra,
-                        "diff": unified_diff(intended, text, FRR_CONF)})
+                   _difference_message(f"{FRR_CONF} (what FRR loads when it starts)", d),
+                   {}, _config_facts(d, scope, unmanaged_configuration(site, text, remote.name),
+                                     unified_diff(intended, text, FRR_CONF) + "\n\n" +
+                                     _referee_text(reload)))
 
 
 def running_config_matches(site: Site, remote: Remote) -> Finding | None:
@@ -118,22 +204,16 @@ def running_config_matches(site: Site, remote: Remote) -> Finding | None:
         return Finding("frr_running", remote.name,
                        f"vtysh cannot show the running configuration: {running.error}",
                        {"watchfrr": True}, {})
-    intended = render_frr_conf(site, remote.name)
-    missing, extra = config_difference(intended, running.text)
-    if not missing and not extra:
-        return None
-    # FRR's own view decides: if frr-reload.py would change nothing, the two only differ
-    # in spelling and a reload could never make them equal.
-    reload = facts.reload_diff(remote, intended)
-    if reload.empty:
+    # frr-reload.py normalises both sides through vtysh: a spelling-only difference is none
+    d, reload, scope, intended = _compare(site, remote, running.text, None)
+    if not d:
         return None
     diff = unified_diff(intended, running.text, "running (vtysh show running-config)")
-    if reload.available:
-        diff += "\n\nfrr-reload.py --test (what a reload of the intended file changes):\n" + \
-            reload.raw.strip()
     return Finding("frr_config", remote.name,
-                   _difference_message("the running configuration", missing, extra),
-                   {}, {"missing": missing, "unexpected": extra, "diff": diff})
+                   _difference_message("the running configuration", d), {},
+                   _config_facts(d, scope, unmanaged_configuration(site, running.text,
+                                                                   remote.name),
+                                 diff + "\n\n" + _referee_text(reload)))
 
 
 # --- sessions ------------------------------------------------------------------------------

@@ -176,6 +176,28 @@ class ReloadDiff:
     def empty(self) -> bool:
         return self.available and not self.to_delete and not self.to_add
 
+    def changes(self) -> tuple["ConfigChange", ...]:
+        """Each change as the line it is about, in context, unindented. A delete is printed
+        in its `no` form (`no X`, or `X` for a line `no X`): turned back into the line that
+        exists. frr-reload prints some deletes as adds of `no X` (static routes,
+        prefix-lists): those stay adds of `no X`."""
+        out = []
+        for group in self.to_delete:
+            *ctx, last = (g.strip() for g in group)
+            line = last[3:] if last.startswith("no ") else f"no {last}"
+            out.append(ConfigChange((*ctx, line), delete=True))
+        for group in self.to_add:
+            out.append(ConfigChange(tuple(g.strip() for g in group), delete=False))
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class ConfigChange:
+    """One change frr-reload would make: `delete` the line `path[-1]` (which exists) or add
+    it (which does not), inside the blocks `path[:-1]`."""
+    path: tuple[str, ...]
+    delete: bool
+
 
 # --- parsers -------------------------------------------------------------------------------
 def parse_daemons(rc: int, text: str) -> DaemonsFile:
@@ -359,11 +381,13 @@ def config_file(remote: Remote) -> str | None:
 
 
 @fact
-def reload_diff(remote: Remote, intended: str) -> ReloadDiff:
+def reload_diff(remote: Remote, intended: str, against: str | None = None) -> ReloadDiff:
     """What frr-reload.py would change to make the running config `intended`: the text goes
-    to a temp file on the host (removed again), frr-reload compares it with the daemons."""
+    to a temp file on the host (removed again), frr-reload compares it with the daemons, or
+    with the file `against` (`--input`, e.g. frr.conf): one referee for both."""
     payload = base64.b64encode(intended.encode()).decode()
-    test = _reload("test", '"$t"')
+    word = '"$t"' if against is None else f'--input {shlex.quote(against)} "$t"'
+    test = _reload("test", word)
     cmd = (f"t=$(mktemp /tmp/stackproof-frr.XXXXXX) || exit 1; "
            f"printf %s {payload} | base64 -d > \"$t\"; "
            f"( {test} ); rc=$?; rm -f \"$t\"; exit $rc")

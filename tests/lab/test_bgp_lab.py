@@ -9,6 +9,7 @@ Run: .venv/bin/pytest tests/lab/test_bgp_lab.py -v
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+import yaml
 from pytest_bdd.scenario import make_python_name
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +52,7 @@ pytestmark = [pytest.mark.lab,
 def scenario_tests() -> dict[str, str]:
     """Short key -> pytest-bdd test name of each scenario of the BGP feature, in order."""
     titles = re.findall(r"^\s*Scenario:\s*(.+?)\s*$", FEATURE.read_text(), re.M)
-    keys = ("runs", "config", "established", "learned", "static")
+    keys = ("runs", "config", "forwarding", "established", "learned", "static")
     assert len(titles) == len(keys), titles
     return {k: f"test_{make_python_name(t)}" for k, t in zip(keys, titles)}
 
@@ -58,10 +60,12 @@ def scenario_tests() -> dict[str, str]:
 TESTS = scenario_tests()
 
 
-def run_features(lab, tmp_path: Path, label: str, *extra: str) -> tuple[int, str, dict]:
+def run_features(lab, tmp_path: Path, label: str, *extra: str, inventory: Path | None = None
+                 ) -> tuple[int, str, dict]:
     """Run the BGP scenarios against the lab as an operator does; rc, output, {id: outcome}."""
     junit = tmp_path / f"{label}.xml"
-    cmd = [sys.executable, "-m", "pytest", "features/", "--inventory", str(lab.inventory_path),
+    cmd = [sys.executable, "-m", "pytest", "features/", "--inventory",
+           str(inventory or lab.inventory_path),
            "-k", " or ".join(TESTS.values()), "-p", "no:cacheprovider", "-q", "-rfEs",
            f"--junitxml={junit}", *extra]
     t = time.monotonic()
@@ -138,6 +142,10 @@ def static_route(lab, site, a, b):
     sh(lab, a, f"ip route add {shlex.quote(p.prefix)} via {shlex.quote(p.via)}")
 
 
+def forwarding_off(lab, site, a, b):
+    sh(lab, a, "sysctl -qw net.ipv4.ip_forward=0")
+
+
 def _all(site):
     return bgp_hosts(site)
 
@@ -171,6 +179,10 @@ FAULTS = {
         neighbor_removed,
         lambda s, a, b: {"config": [a], "established": [a, b], "learned": _pair(s, a, b)},
         lambda a, b: ("frr_config", a)),
+    "forwarding-off": Fault(
+        forwarding_off,
+        lambda s, a, b: {"forwarding": [a]},
+        lambda a, b: ("ip_forward", a)),
     "static-route": Fault(
         static_route,
         lambda s, a, b: {"learned": [a], "static": [a]},
@@ -264,3 +276,170 @@ def test_fault_is_caught_and_remediated(healthy_lab, tmp_path, name):
     state["green"] = True
     # nothing outside the remediations' scope changed; the MD5 session is Established
     state["unmanaged"].assert_unchanged()
+
+
+
+# --- a lived-in FRR: the operator's configuration survives the frr.conf fix -----------------------
+PASSWORD = "lab-md5-key"
+# what an operator adds and the inventory does not describe (FRR prints these lines back as is)
+OPERATOR_LINES = ["log file /var/log/frr/operator.log informational",
+                  "ip route 203.0.113.0/24 Null0",
+                  "ip prefix-list OPERATOR-IN seq 10 permit 198.51.100.0/24",
+                  "route-map OPERATOR-IN permit 10",
+                  " match ip address prefix-list OPERATOR-IN"]
+
+
+def operator_config(conf: str, peer: str) -> str:
+    """`conf` with an MD5 password on the session to `peer` (after its update-source, as
+    FRR needs the neighbor first) and the operator's lines appended."""
+    out = []
+    for line in conf.splitlines():
+        out.append(line)
+        if line.startswith(f" neighbor {peer} update-source "):
+            out += [" ! operator: MD5 on this session", f" neighbor {peer} password {PASSWORD}"]
+    out += ["! operator configuration", *OPERATOR_LINES, "exit", "!"]
+    return "\n".join(out) + "\n"
+
+
+def peer_state(lab, host: str, peer: str) -> str:
+    out = sh(lab, host, f"vtysh -c {shlex.quote(f'show bgp neighbors {peer} json')}")
+    return json.loads(out).get(peer, {}).get("bgpState", "absent")
+
+
+def wait_established(lab, host: str, peer: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while (state := peer_state(lab, host, peer)) != "Established":
+        assert time.monotonic() < deadline, f"{host} -> {peer}: {state}"
+        time.sleep(0.5)
+
+
+def operator_lines_everywhere(lab, host: str, peer: str) -> list[str]:
+    """The operator's lines missing from frr.conf (byte for byte) or from the running config."""
+    conf = sh(lab, host, "cat /etc/frr/frr.conf").splitlines()
+    running = [ln.rstrip() for ln in sh(lab, host, "vtysh -c 'show running-config'").splitlines()]
+    want = OPERATOR_LINES + [f" neighbor {peer} password {PASSWORD}"]
+    return [f"frr.conf: {w}" for w in want + [" ! operator: MD5 on this session"]
+            if w not in conf] + [f"running: {w}" for w in want if w not in running]
+
+
+def test_operator_frr_config_survives_the_drift_fix(seed_lab, tmp_path):
+    from stackproof.lab import faults
+    from stackproof.lab.faults.bgp import restore_frr
+    lab, site = seed_lab, load_site(seed_lab.inventory_path)
+    a, b = bgp_hosts(site)[:2]
+    addr = {h: bgp_intent(site, h).router_id for h in (a, b)}
+    try:
+        for me, peer in ((a, b), (b, a)):
+            conf = sh(lab, me, "cat /etc/frr/frr.conf")
+            sh(lab, me, "cat > /etc/frr/frr.conf && service frr reload",
+               input=operator_config(conf, addr[peer]))
+        wait_established(lab, a, addr[b])
+        assert operator_lines_everywhere(lab, a, addr[b]) == []
+        # the operator's configuration is not drift
+        rc, out, before = run_features(lab, tmp_path, "lived-in")
+        assert rc == 0, out
+        faults.inject(lab, "frr-config-drift", a)
+        rc, out, _ = run_features(lab, tmp_path, "drift")
+        assert rc != 0 and f"{TESTS['config']}[{a}]" in out
+        rc, out, fixed = run_features(lab, tmp_path, "remediate", "--remediate")
+        assert rc == 0, out
+        assert re.search(rf"REMEDIATED\s+frr_config\s+{re.escape(a)}\b", out), out
+        assert fixed == before
+        for me, peer in ((a, b), (b, a)):
+            assert operator_lines_everywhere(lab, me, addr[peer]) == [], me
+        assert peer_state(lab, a, addr[b]) == "Established"    # the password held
+        assert PASSWORD not in out                               # and never printed
+    finally:
+        for h in (a, b):
+            restore_frr(lab, site, h)
+        wait_established(lab, a, addr[b])
+
+
+def test_exact_mode_plan_is_destructive_and_needs_allow_destructive(seed_lab, tmp_path):
+    from stackproof.lab import faults
+    from stackproof.lab.faults.bgp import restore_frr
+    lab, site = seed_lab, load_site(seed_lab.inventory_path)
+    a = bgp_hosts(site)[0]
+    raw = yaml.safe_load(Path(lab.inventory_path).read_text())
+    raw["bgp"]["config"] = "exact"
+    exact = Path(lab.inventory_path).parent / "exact-mode.yml"
+    exact.write_text(yaml.safe_dump(raw))
+    try:
+        faults.inject(lab, "frr-config-drift", a)
+        rc, out, _ = run_features(lab, tmp_path, "plan", "--remediate", "--plan",
+                                  inventory=exact)
+        assert re.search(rf"PLANNED\s+frr_config\s+{re.escape(a)}\b", out), out
+        assert "[DESTRUCTIVE]" in out
+        rc, out, _ = run_features(lab, tmp_path, "refused", "--remediate", inventory=exact)
+        assert rc != 0
+        assert re.search(rf"REFUSED\s+frr_config\s+{re.escape(a)}\s+destructive", out), out
+        rc, out, _ = run_features(lab, tmp_path, "allowed", "--remediate",
+                                  "--allow-destructive", inventory=exact)
+        assert rc == 0, out
+        assert re.search(rf"REMEDIATED\s+frr_config\s+{re.escape(a)}\b", out), out
+    finally:
+        exact.unlink(missing_ok=True)
+        restore_frr(lab, site, a)
+
+
+def test_forwarding_fix_writes_only_its_own_sysctl_file(seed_lab, tmp_path):
+    """ip_forward: sysctl -w and our own file; the frr.conf fix never touches forwarding."""
+    from stackproof.checks.forwarding import OUR_FILE
+    from stackproof.lab import faults
+    lab, site = seed_lab, load_site(seed_lab.inventory_path)
+    a = bgp_hosts(site)[0]
+    others = sh(lab, a, "ls -l /etc/sysctl.conf /etc/sysctl.d/ 2>&1; "
+                        "cat /etc/sysctl.conf /etc/sysctl.d/*.conf 2>/dev/null | md5sum")
+    try:
+        faults.inject(lab, "ip-forward-off", a)
+        faults.inject(lab, "frr-config-drift", a)
+        rc, out, _ = run_features(lab, tmp_path, "both")
+        assert f"{TESTS['forwarding']}[{a}]" in out and f"{TESTS['config']}[{a}]" in out
+        # the frr.conf fix alone (its scenario only): forwarding stays off
+        rc, out, _ = run_features(lab, tmp_path, "config-only", "--remediate", "-k",
+                                  TESTS["config"])
+        assert re.search(rf"REMEDIATED\s+frr_config\s+{re.escape(a)}\b", out), out
+        assert sh(lab, a, "cat /proc/sys/net/ipv4/ip_forward").strip() == "0"
+        rc, out, _ = run_features(lab, tmp_path, "all", "--remediate")
+        assert rc == 0, out
+        assert re.search(rf"REMEDIATED\s+ip_forward\s+{re.escape(a)}\b", out), out
+        assert sh(lab, a, "cat /proc/sys/net/ipv4/ip_forward").strip() == "1"
+        assert sh(lab, a, f"cat {OUR_FILE}").rstrip().endswith("net.ipv4.ip_forward = 1")
+        assert sh(lab, a, f"rm {OUR_FILE}; ls -l /etc/sysctl.conf /etc/sysctl.d/ 2>&1; "
+                          "cat /etc/sysctl.conf /etc/sysctl.d/*.conf 2>/dev/null | md5sum") \
+            == others
+    finally:
+        faults.heal(lab, "ip-forward-off", a)
+        faults.heal(lab, "frr-config-drift", a)
+
+
+# --- a BGP host that is not a hypervisor comes up with forwarding off -----------------------------
+ROUTER_INVENTORY = ROOT / "tests" / "data" / "inventories" / "bgp-router-host.yml"
+
+
+@pytest.fixture(scope="module")
+def router_lab(tmp_path_factory):
+    """A small lab (three physical hosts, no guests) of the role variation."""
+    lab = Lab(ROUTER_INVENTORY, state_dir=tmp_path_factory.mktemp("router-lab") / "state")
+    try:
+        lab.up()
+        yield lab
+    finally:
+        lab.down()
+
+
+def test_a_bgp_router_without_the_hypervisor_role_is_flagged_and_fixed(router_lab, tmp_path):
+    lab, site = router_lab, load_site(router_lab.inventory_path)
+    routers = [h for h in bgp_hosts(site) if "hypervisor" not in site.hosts[h].roles]
+    assert routers
+    for h in bgp_hosts(site):
+        want = "0" if h in routers else "1"
+        assert sh(lab, h, "cat /proc/sys/net/ipv4/ip_forward").strip() == want, h
+    rc, out, outcomes = run_features(lab, tmp_path, "router")
+    failed = sorted(n for n, v in outcomes.items() if v == "failed")
+    assert failed == sorted(f"{TESTS['forwarding']}[{h}]" for h in routers), out
+    rc, out, _ = run_features(lab, tmp_path, "router-fix", "--remediate")
+    assert rc == 0, out
+    for h in routers:
+        assert re.search(rf"REMEDIATED\s+ip_forward\s+{re.escape(h)}\b", out), out
+        assert sh(lab, h, "cat /proc/sys/net/ipv4/ip_forward").strip() == "1"

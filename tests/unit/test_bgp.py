@@ -47,6 +47,8 @@ class Captured(ReplayCache):
         self.commands_run += 1
         if command.startswith("t=$(mktemp"):          # reload_diff: --test of a temp file
             assert "--test" in command
+            if "--input /etc/frr/frr.conf" in command:  # against the file, not the daemons
+                return self.output("frr-reload-test-input")
             return self.output("frr-reload-test")
         assert command in self._by_command, f"unexpected command on {self.name}: {command}"
         return self.output(self._by_command[command])
@@ -220,8 +222,9 @@ def test_a_healthy_host_passes_every_check(seed_site, host):
     assert checks.neighbors_established(seed_site, r, peers) is None
     assert checks.prefixes_learned(seed_site, r, peers) is None
     assert checks.no_static_shadow(seed_site, r) is None
-    # one query per fact: the checks above share daemons, processes, neighbors, routes
-    assert r.commands_run == 6
+    # one query per fact: the checks above share daemons, processes, neighbors, routes;
+    # frr-reload.py --test referees the file (--input) and the running config
+    assert r.commands_run == 8
     assert all(x.commands_run == 0 for n, x in remotes.items() if n != host)
 
 
@@ -277,7 +280,8 @@ def test_running_config_drift_names_the_missing_lines_and_carries_a_diff(seed_si
     assert f.facts["missing"] == [
         "router bgp 65000 > address-family ipv4 unicast > neighbor 10.10.10.2 next-hop-self",
         "router bgp 65000 > address-family ipv4 unicast > redistribute connected"]
-    assert f.facts["unexpected"] == []
+    assert f.facts["extra"] == [] and f.facts["stale"] == []
+    assert f.facts["decided by"] == "frr-reload.py --test"
     assert "-  redistribute connected" in f.facts["diff"]
     assert "frr-reload.py --test" in f.facts["diff"] and "Lines To Add" in f.facts["diff"]
     assert checks.config_file_matches(seed_site, Captured("drift", A)) is None
@@ -378,16 +382,23 @@ def test_running_plan_starts_or_restarts(lab_site):
 def test_config_plan_writes_validates_and_reloads(lab_site):
     r = Captured("drift", A)
     plan = frr_config.plan(ctx(lab_site, r), checks.running_config_matches(lab_site, r))
-    write, load = plan.steps
-    assert write.path == "/etc/frr/frr.conf" and write.content == render_frr_conf(lab_site, A)
+    assert not plan.destructive
+    write, running, load = plan.steps
+    # the file held no drift: merging leaves it as it is
+    assert write.path == "/etc/frr/frr.conf" and write.content == text("drift", A, "frr.conf")
     assert (write.owner, write.mode, write.validate) == ("frr:frr", "0640",
                                                          "vtysh -C -f {path}")
-    assert load.command == f"( {facts.reload_command('/etc/frr/frr.conf')} ) || " \
-        "service frr restart"
-    assert load.command.count("--reload /etc/frr/frr.conf") == 1
+    # the running config with the two missing lines back, loaded by frr-reload.py
+    assert running.path == frr_config.RELOAD_INPUT and running.validate == frr_config.VALIDATE
+    assert "  redistribute connected" in running.content.splitlines()
+    assert "  neighbor 10.10.10.2 next-hop-self" in running.content.splitlines()
+    assert load.command.startswith(
+        f"( {facts.reload_command(frr_config.RELOAD_INPUT)} ) || service frr restart")
+    assert load.command.count(f"--reload {frr_config.RELOAD_INPUT}") == 1
     # without frr-reload.py (no frr-pythontools) the restart still applies the file
     fake = load.command.replace(" ".join(facts.RELOAD_SCRIPTS), "/nonexistent/frr-reload.py") \
-        .replace("service frr restart", "echo restarted")
+        .replace("service frr restart", "echo restarted").replace(frr_config.RELOAD_INPUT,
+                                                                  "/nonexistent/x")
     res = subprocess.run(["sh", "-c", fake], capture_output=True, text=True)
     assert res.returncode == 0 and res.stdout.strip() == "restarted"
     stage, _ = write_file_commands(write, "x")
@@ -399,7 +410,9 @@ def test_config_plan_for_a_peer_and_without_bgpd(lab_site):
     finding = checks.neighbors_established(lab_site, remotes[B], peers)
     plan = frr_config.plan(ctx(lab_site, remotes[A], remotes[B]), finding)
     assert plan.hosts == {A}                                   # the fix goes to the peer
-    assert plan.steps[0].content == render_frr_conf(lab_site, A)
+    # the wrong remote-as of the running config, back to the inventory's in the reload input
+    assert " neighbor 10.10.10.2 remote-as 65000" in plan.steps[1].content.splitlines()
+    assert " neighbor 10.10.10.2 remote-as 65099" not in plan.steps[1].content.splitlines()
     down = Captured("bgpd-off", C)
     plan = frr_config.plan(ctx(lab_site, down),
                            Finding("frr_config", C, "x", {}))

@@ -119,10 +119,21 @@ def wait_converged(shells: dict[str, NsShell], site: Site,
 
 
 # --- lab hooks --------------------------------------------------------------------------------
+def lab_forwarding(site: Site, host: str) -> str:
+    """The kernel's net.ipv4.ip_forward a lab host comes up with, as a fresh machine of its
+    role would: on for a hypervisor (libvirt switches it on for its NAT networks), off for
+    any other BGP host (a fresh kernel's default): forwarding is then the operator's job,
+    which the suite checks on its own (features: BGP, ip_forward)."""
+    return "1" if "hypervisor" in site.hosts[host].roles else "0"
+
+
 def frr_hook(lab, site: Site) -> None:
-    """DAEMON hook: FRR with the intended config on every BGP host."""
+    """DAEMON hook: FRR with the intended config on every BGP host, forwarding as its role
+    leaves it."""
     for host in bgp_hosts(site):
-        start_frr(lab.shell(host), site, host)
+        shell = lab.shell(host)
+        shell.run(["sysctl", "-qw", f"net.ipv4.ip_forward={lab_forwarding(site, host)}"])
+        start_frr(shell, site, host)
 
 
 def frr_converge_hook(lab, site: Site) -> None:

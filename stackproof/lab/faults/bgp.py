@@ -49,14 +49,29 @@ def _static(lab, site, a):
     lab.shell(a).sh(f"ip route add {shlex.quote(p.prefix)} via {shlex.quote(p.via)}")
 
 
+def _forwarding_off(lab, site, a):
+    lab.shell(a).sh("sysctl -qw net.ipv4.ip_forward=0")
+
+
+def _restore_forwarding(lab, site, host):
+    """The host's forwarding as the lab made it, and no sysctl file of the fix left behind."""
+    from stackproof.checks.forwarding import OUR_FILE
+    from stackproof.lab.daemons.frr import lab_forwarding
+    lab.shell(host).sh(f"rm -f {shlex.quote(OUR_FILE)}; "
+                       f"sysctl -qw net.ipv4.ip_forward={lab_forwarding(site, host)}")
+
+
 def restore_frr(lab, site, host):
-    """frr.conf as rendered, bgpd on, no leftover static route, frr restarted."""
+    """frr.conf as rendered, bgpd on, no leftover static route, frr restarted; on a
+    lived-in lab the operator's FRR items go back on top (stackproof.lab.lived_in)."""
+    from stackproof.lab.lived_in import reseed
     shell = lab.shell(host)
     for p in learned_prefixes(site, host):
         shell.run(["ip", "route", "del", p.prefix, "proto", "boot"], check=False)
     shell.run(["/bin/sh", "-c", "sed -i 's/^bgpd=.*/bgpd=yes/' /etc/frr/daemons && "
                "cat > /etc/frr/frr.conf && chown frr:frr /etc/frr/frr.conf && "
                "service frr restart"], input=render_frr_conf(site, host))
+    reseed(lab, host)
 
 
 def _first(site):
@@ -73,3 +88,7 @@ for name, what, inject in (
          _neighbor_removed),
         ("static-route-shadow", "a leftover static route shadows a BGP prefix", _static)):
     register(Fault(name, "bgp", what, inject=inject, heal=restore_frr, default_host=_first))
+
+register(Fault("ip-forward-off", "bgp", "IPv4 forwarding switched off in the kernel "
+               "(sysctl net.ipv4.ip_forward=0)", inject=_forwarding_off,
+               heal=_restore_forwarding, default_host=_first))

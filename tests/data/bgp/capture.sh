@@ -156,6 +156,8 @@ capture_all() {   # every fact command of stackproof/facts/frr.py on one host
   # frr-reload's view against the intended file (the check writes it to a temp file too)
   inhost "$dir" "$h" sh -c "cat > /tmp/intended.conf" < "$dir/$h/intended.conf"
   capture "$dir" "$case" "$h" frr-reload-test "$(fact_cmd "reload_test_command('/tmp/intended.conf')")"
+  # and against frr.conf (`--input`): the same referee for the file
+  capture "$dir" "$case" "$h" frr-reload-test-input "$(fact_cmd "reload_test_command('/tmp/intended.conf', running='/etc/frr/frr.conf')")"
 }
 
 learned_count() {

@@ -18,6 +18,8 @@
 #   healthy/<host>/frr-reload-test          frr-reload.py --test intended.conf
 #   healthy/<host>/frr-reload-test-input    frr-reload.py --test --input /etc/frr/frr.conf intended.conf
 #   healthy/<host>/show-bgp-neighbors.json  vtysh -c 'show bgp neighbors json'
+#   healthy/<host>/processes, daemons       FRR's pid files / the daemons file (COMMANDS: each
+#                                           file's exact command, from stackproof.facts.frr)
 #   drift/<host>/...                        the same after drift in the running config (a stale
 #                                           neighbor, no next-hop-self, other timers) and in the
 #                                           file (no redistribute connected, a stale neighbor),
@@ -108,15 +110,18 @@ peers=$(( ${#names[@]} - 1 ))
 wait_for "$a" 60 "$(established $peers)" "$peers sessions Established (password session included)"
 wait_for "$b" 60 "$(established $peers)" "$peers sessions Established"
 
-capture_case() {   # capture_case CASE HOST
+capture_case() {   # capture_case CASE HOST: stdout of each fact command, named in COMMANDS
   local o="$here/$1/$2"; rm -rf "$o"; mkdir -p "$o"
   "$py" -c "import sys; from stackproof.site import load_site; from stackproof.render.frr import render_frr_conf; sys.stdout.write(render_frr_conf(load_site(sys.argv[1]), sys.argv[2]))" "$repo/inventories/seed.yml" "$2" > "$o/intended.conf"
   inhost "$2" sh -c 'cat > /tmp/intended.conf' < "$o/intended.conf"
-  inhost "$2" sh -c "$(fact f.CONFIG_FILE_CMD)" > "$o/frr.conf"
-  inhost "$2" sh -c "$(fact f.RUNNING_CONFIG_CMD)" > "$o/show-running-config"
-  inhost "$2" sh -c "$(fact f.NEIGHBORS_CMD)" > "$o/show-bgp-neighbors.json"
-  inhost "$2" sh -c "$(fact "f.reload_test_command('/tmp/intended.conf')")" > "$o/frr-reload-test" 2>/dev/null
-  inhost "$2" sh -c "$(fact "f.reload_test_command('/tmp/intended.conf', running='/etc/frr/frr.conf')")" > "$o/frr-reload-test-input" 2>/dev/null
+  cap() { inhost "$2" sh -c "$4" > "$o/$3" 2>/dev/null; printf '%s: %s\n' "$3" "$4" >> "$o/COMMANDS"; }
+  cap "$1" "$2" frr.conf "$(fact f.CONFIG_FILE_CMD)"
+  cap "$1" "$2" show-running-config "$(fact f.RUNNING_CONFIG_CMD)"
+  cap "$1" "$2" show-bgp-neighbors.json "$(fact f.NEIGHBORS_CMD)"
+  cap "$1" "$2" processes "$(fact f.PROCESSES_CMD)"
+  cap "$1" "$2" daemons "$(fact f.DAEMONS_CMD)"
+  cap "$1" "$2" frr-reload-test "$(fact "f.reload_test_command('/tmp/intended.conf')")"
+  cap "$1" "$2" frr-reload-test-input "$(fact "f.reload_test_command('/tmp/intended.conf', running='/etc/frr/frr.conf')")"
 }
 capture_case healthy "$a"; capture_case healthy "$b"
 
