@@ -18,8 +18,6 @@ from stackproof.site import parse_site
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "unmanaged" / "homelab"
-# reworked on branch frr-scope (merge scope for frr.conf); it names its scope there
-PENDING = {"frr_config"}
 
 
 def lab_site():
@@ -33,8 +31,6 @@ def lab_site():
 def test_each_remediation_names_its_managed_scope(ident):
     module = load_registry()[ident]
     doc = ast.get_docstring(ast.parse(Path(module.__file__).read_text())) or ""
-    if ident in PENDING and "Managed scope:" not in doc:
-        pytest.skip(f"{ident}: scope named on its own branch")
     assert "Managed scope:" in doc, f"{module.__file__}: no `Managed scope:` line"
 
 
