@@ -3,6 +3,7 @@ is outside it (operator lines captured from a lived-in lab, tests/data/unmanaged
 from __future__ import annotations
 
 import ast
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -31,7 +32,8 @@ def lab_site():
 def test_each_remediation_names_its_managed_scope(ident):
     module = load_registry()[ident]
     doc = ast.get_docstring(ast.parse(Path(module.__file__).read_text())) or ""
-    assert "Managed scope:" in doc, f"{module.__file__}: no `Managed scope:` line"
+    assert re.search(r"^Managed scope\b[^\n]*:", doc, re.M), \
+        f"{module.__file__}: no `Managed scope: ...` paragraph"
 
 
 def _captured(host: str) -> tuple[lived_in.HostItems, dict[str, str]]:
