@@ -391,8 +391,11 @@ def lived_in_daemon_hook(lab, site: Site) -> None:
     if not _wanted(lab):
         return
     items = host_items(site)
+    # what was seeded where (never the password: the profile is in this module)
     (Path(lab.state_dir) / MARKER).write_text(json.dumps(
-        {h: asdict(it) for h, it in items.items()}, indent=1) + "\n")
+        {"password_session": password_session(site),
+         "hosts": {h: sorted(k for k, v in asdict(it).items() if v and k != "host")
+                   for h, it in items.items()}}, indent=1) + "\n")
     for host, it in items.items():
         if it.libvirt:
             seed_libvirt_network(lab.shell(host), it.libvirt)
