@@ -39,6 +39,17 @@ VALIDATE = "vtysh -C -f {path}"
 RELOAD_INPUT = "/tmp/stackproof-frr-reload.conf"
 
 
+def load_command(restart: str) -> str:
+    """frr-reload.py --reload of RELOAD_INPUT, keeping frr.conf as written by this plan.
+
+    frr-reload.py exits 0 even when a daemon refuses lines: the check verifies. A missing
+    frr-reload.py (no frr-pythontools) falls back to the restart, which loads frr.conf."""
+    q = shlex.quote
+    conf, keep = q(facts.FRR_CONF), q(f"{facts.FRR_CONF}.stackproof-keep")
+    return (f"cp -p {conf} {keep} && {{ ( {facts.reload_command(RELOAD_INPUT)} ) || {restart}; "
+            f"rc=$?; mv -f {keep} {conf}; rm -f {q(RELOAD_INPUT)}; exit $rc; }}")
+
+
 def plan(ctx, finding) -> Plan:
     host = finding.params.get("on", finding.host)
     remote = ctx.fleet[host]
@@ -61,13 +72,11 @@ def plan(ctx, finding) -> Plan:
             "changed " + ("(exact: the rendering)" if exact else "and nothing else") +
             "; its forwarding lines are the running ones, so forwarding is not touched",
             mode="0600", validate=VALIDATE))
-        # frr-reload.py exits 0 even when a daemon refuses lines: the check verifies.
-        # A missing frr-reload.py (no frr-pythontools) falls back to a restart too.
-        q = shlex.quote(RELOAD_INPUT)
-        steps.append(Run(host, f"( {facts.reload_command(RELOAD_INPUT)} ) || {restart}; "
-                         f"rc=$?; rm -f {q}; exit $rc",
+        steps.append(Run(host, load_command(restart),
                          "apply only the differences (unchanged sessions stay up); restart "
-                         "FRR only if the reload fails"))
+                         "FRR only if the reload fails. frr-reload.py saves the running "
+                         f"config over {facts.FRR_CONF} (`write`) when it loads another file: "
+                         "the merged file written above is put back"))
     else:
         steps.append(Run(host, restart, "bgpd is not running: a restart loads the file"))
     return Plan(ID, f"bring the BGP settings of {facts.FRR_CONF} and of the running FRR on "

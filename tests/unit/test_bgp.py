@@ -379,7 +379,7 @@ def test_running_plan_starts_or_restarts(lab_site):
     assert [s.command for s in plan.steps] == ["service frr restart"]
 
 
-def test_config_plan_writes_validates_and_reloads(lab_site):
+def test_config_plan_writes_validates_and_reloads(lab_site, tmp_path):
     r = Captured("drift", A)
     plan = frr_config.plan(ctx(lab_site, r), checks.running_config_matches(lab_site, r))
     assert not plan.destructive
@@ -392,15 +392,20 @@ def test_config_plan_writes_validates_and_reloads(lab_site):
     assert running.path == frr_config.RELOAD_INPUT and running.validate == frr_config.VALIDATE
     assert "  redistribute connected" in running.content.splitlines()
     assert "  neighbor 10.10.10.2 next-hop-self" in running.content.splitlines()
-    assert load.command.startswith(
-        f"( {facts.reload_command(frr_config.RELOAD_INPUT)} ) || service frr restart")
+    assert f"( {facts.reload_command(frr_config.RELOAD_INPUT)} ) || service frr restart" \
+        in load.command
     assert load.command.count(f"--reload {frr_config.RELOAD_INPUT}") == 1
-    # without frr-reload.py (no frr-pythontools) the restart still applies the file
+    # without frr-reload.py (no frr-pythontools) the restart still applies the file, and
+    # frr.conf is what the plan wrote even when the reload saved the running config over it
+    conf = tmp_path / "frr.conf"
+    conf.write_text("merged\n")
     fake = load.command.replace(" ".join(facts.RELOAD_SCRIPTS), "/nonexistent/frr-reload.py") \
-        .replace("service frr restart", "echo restarted").replace(frr_config.RELOAD_INPUT,
-                                                                  "/nonexistent/x")
+        .replace("service frr restart", f"echo restarted; echo written > {conf}") \
+        .replace(frr_config.RELOAD_INPUT, str(tmp_path / "input")) \
+        .replace("/etc/frr/frr.conf", str(conf))
     res = subprocess.run(["sh", "-c", fake], capture_output=True, text=True)
-    assert res.returncode == 0 and res.stdout.strip() == "restarted"
+    assert res.returncode == 0 and res.stdout.strip() == "restarted", res.stderr
+    assert conf.read_text() == "merged\n" and not (tmp_path / "frr.conf.stackproof-keep").exists()
     stage, _ = write_file_commands(write, "x")
     assert "vtysh -C -f /etc/frr/frr.conf.stackproof-new || { rm -f " in stage
 

@@ -348,3 +348,30 @@ def test_the_role_variation_has_a_bgp_host_the_lab_leaves_without_forwarding():
                      "bgp-router-host.yml")
     got = {h: lab_forwarding(site, h) for h in site.hosts if "bgp" in site.hosts[h].roles}
     assert sorted(got.values()) == ["0", "1", "1"]
+
+
+@needs_frr
+def test_a_spelling_only_difference_is_no_drift(tmp_path, seed_site):
+    """frr-reload.py normalises both sides through vtysh: extra blanks in managed lines of
+    the captured frr.conf are not a difference (the referee decides, not a text diff)."""
+    intended = tmp_path / "intended.conf"
+    intended.write_text(render_frr_conf(seed_site, A))
+    spelled = tmp_path / "spelled.conf"
+    spelled.write_text(text("healthy", A, "frr.conf")
+                       .replace(" timers bgp 3 9", " timers bgp  3   9")
+                       .replace("  redistribute connected", "  redistribute   connected"))
+    res = subprocess.run(["sh", "-c", facts.reload_test_command(str(intended),
+                                                                running=str(spelled))],
+                         capture_output=True, text=True)
+    diff = facts.parse_reload_test(res.returncode, res.stdout, res.stderr)
+    assert diff.available, res.stderr
+    assert not checks.scoped_difference(frr_scope(seed_site, A), diff)
+    # while a real change in the same place is one
+    spelled.write_text(text("healthy", A, "frr.conf").replace(" timers bgp 3 9",
+                                                              " timers bgp 4 12"))
+    res = subprocess.run(["sh", "-c", facts.reload_test_command(str(intended),
+                                                                running=str(spelled))],
+                         capture_output=True, text=True)
+    got = checks.scoped_difference(frr_scope(seed_site, A),
+                                   facts.parse_reload_test(res.returncode, res.stdout))
+    assert got.extra == ("router bgp 65000 > timers bgp 4 12",)
