@@ -1,4 +1,9 @@
-"""Point chrony at the site's time server (`server <name> iburst`), then restart it."""
+"""Point chrony at the site's time server (`server <name> iburst`), then restart it.
+
+Managed scope: in chrony.conf, the `server` and `pool` lines (the host's time sources); on
+the time server also `local` and one `allow` line per site network. Everything else is kept
+as it is: comments, `makestep`, `driftfile`, `allow` lines for other networks, `deny`, ...
+"""
 from __future__ import annotations
 
 from stackproof.osfamily import profile
@@ -26,10 +31,15 @@ def with_time_server(conf_text: str, server: str) -> str:
 
 
 def serving(conf_text: str, networks: list[str]) -> str:
-    """The time server's config: its own clock at stratum 10, open to the site's networks."""
-    kept = [ln for ln in conf_text.splitlines()
-            if (ln.split("#", 1)[0].split() or [""])[0] not in ("server", "pool", "local",
-                                                               "allow")]
+    """The time server's config: its own clock at stratum 10, open to the site's networks.
+    An operator's `allow` for any other network stays where it is."""
+    def managed(line: str) -> bool:
+        words = line.split("#", 1)[0].split()
+        if not words:
+            return False
+        return words[0] in ("server", "pool", "local") or (
+            words[0] == "allow" and len(words) > 1 and words[1] in networks)
+    kept = [ln for ln in conf_text.splitlines() if not managed(ln)]
     return "\n".join([*kept, "local stratum 10", *(f"allow {n}" for n in networks)]) + "\n"
 
 

@@ -1,4 +1,7 @@
-"""Start (or restart) chrony so it answers and selects the configured source."""
+"""Start (or restart) chrony so it answers and selects the configured source.
+
+Managed scope: the chrony service's running state; chrony.conf is never edited.
+"""
 from __future__ import annotations
 
 from stackproof.osfamily import profile

@@ -1,5 +1,9 @@
 """The external network's gateway address is missing from the host bridge (the report's
-`ip addr add <gateway>/<len> dev <bridge>`): add it."""
+`ip addr add <gateway>/<len> dev <bridge>`): add it.
+
+Managed scope: the external network's gateway address on the inventory's host bridge; other
+addresses on that bridge and every other interface are kept.
+"""
 from __future__ import annotations
 
 import shlex

@@ -1,5 +1,9 @@
 """Put a floating IP on the compute node's external bridge (the report's `ip addr add
-<fip>/32 dev br-ex`), so the kernel accepts packets for it and NAT hands them on."""
+<fip>/32 dev br-ex`), so the kernel accepts packets for it and NAT hands them on.
+
+Managed scope: the inventory floating IP's /32 on the compute node's external bridge; other
+addresses on the bridge are kept.
+"""
 from __future__ import annotations
 
 import shlex

@@ -1,4 +1,7 @@
-"""A floating IP that does not answer has no fix of its own: it follows from its hops."""
+"""A floating IP that does not answer has no fix of its own: it follows from its hops.
+
+Managed scope: none; it changes nothing.
+"""
 from __future__ import annotations
 
 from stackproof.remedy import Plan

@@ -2,7 +2,12 @@
 <next hop>`), and keep them for boot (stackproof.render.routes): a route into a libvirt NAT
 network in that network's definition (`virsh net-define`, applied whenever libvirt starts
 it), any other in the OS family's file (RHEL route-<dev>, Debian a marked block in
-/etc/network/interfaces)."""
+/etc/network/interfaces).
+
+Managed scope: the /32 routes of the inventory's floating IPs (live, in the NAT network's
+<route> elements, or in the marked block of the OS family's route file); the rest of the
+network definition (other reservations and routes) and of the route files is kept.
+"""
 from __future__ import annotations
 
 import posixpath

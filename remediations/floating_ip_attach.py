@@ -1,5 +1,9 @@
 """An instance's floating IP is missing or not attached to its port: attach it (creating
-it with its inventory address on the external network when it does not exist)."""
+it with its inventory address on the external network when it does not exist).
+
+Managed scope: the inventory's floating IPs (created with their inventory address, attached
+to their instance's port); other floating IPs and ports are kept.
+"""
 from __future__ import annotations
 
 from remediations._openstack import call, conn

@@ -1,5 +1,9 @@
 """Enable bgpd in /etc/frr/daemons (the report's `sed -i 's/bgpd=no/bgpd=yes/'`), then
-restart FRR so watchfrr starts it."""
+restart FRR so watchfrr starts it.
+
+Managed scope: the `bgpd=` line of /etc/frr/daemons (every other line kept) and the FRR
+service restart; frr.conf is not edited, FRR reloads it as it is.
+"""
 from __future__ import annotations
 
 from stackproof.facts import frr as facts

@@ -1,4 +1,8 @@
-"""Start FRR (watchfrr, zebra, bgpd), or restart it when watchfrr runs without them."""
+"""Start FRR (watchfrr, zebra, bgpd), or restart it when watchfrr runs without them.
+
+Managed scope: the FRR service's running state; no configuration file is edited (FRR starts
+with frr.conf as it is).
+"""
 from __future__ import annotations
 
 from stackproof.facts import frr as facts

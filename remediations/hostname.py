@@ -1,4 +1,8 @@
-"""Set the hostname to the inventory name, now and for the next boot."""
+"""Set the hostname to the inventory name, now and for the next boot.
+
+Managed scope: the running hostname and /etc/hostname (a one-line file); /etc/hosts is not
+edited.
+"""
 from __future__ import annotations
 
 import shlex

@@ -5,6 +5,10 @@ reverse, so they end up in the intended order); one behind a REJECT (libvirt re-
 rules on a network restart) is deleted and inserted again at 1; the rest are appended.
 Every command is guarded by `iptables -C` (a second run adds no duplicate), and the whole
 resulting table is checked with `iptables-restore --test` before anything changes.
+
+Managed scope: the rules the site model expects (expect.iptables_rules), added or moved
+ahead of a REJECT; no other rule or chain is deleted or changed, and the save keeps every
+live rule (the operator's chains and rules included).
 """
 from __future__ import annotations
 

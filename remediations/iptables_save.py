@@ -5,6 +5,10 @@ Debian with netfilter-persistent: `netfilter-persistent save` (writes /etc/iptab
 Without either tool: the same iptables-save text written atomically (validated with
 `iptables-restore --test`, old file backed up) to the OS family's rules file.
 Expected rules that are not live yet are added first, so the saved file holds them.
+
+Managed scope: the persisted rules file, written from the complete live ruleset (every
+table, chain and rule, the operator's included) plus the expected rules not live yet;
+nothing live is removed.
 """
 from __future__ import annotations
 

@@ -10,6 +10,9 @@
   be gone. Pods with emptyDir volumes lose that data: the plan says which, and is marked
   destructive then (`--allow-destructive`, like kubectl's explicit flag).
 - a pod no controller owns would be lost for good: the plan refuses (kubectl wants --force).
+
+Managed scope: the node's spec.unschedulable and evictions of its pods through the API;
+nothing on the host is edited.
 """
 from __future__ import annotations
 

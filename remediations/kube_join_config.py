@@ -10,6 +10,11 @@
   `kubeadm join --config <file>`, which needs a valid bootstrap token (they expire after
   24 h): that plan is shown and marked for the operator, never applied. Create the token on
   the control plane yourself (`kubeadm token create`): the suite never handles tokens.
+
+Managed scope: the node-ip of the JoinConfiguration (nodeRegistration.kubeletExtraArgs.node-
+ip, the rest of the file kept), the `--node-ip` flag in kubeadm-flags.env (every other flag
+kept), the node-ip inside KUBELET_EXTRA_ARGS only where that file sets one (other arguments
+kept), and a kubelet restart.
 """
 from __future__ import annotations
 

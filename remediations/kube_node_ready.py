@@ -1,5 +1,8 @@
 """A node NotReady for a reason the suite cannot fix by itself: the plan says where to look
-(kubelet's own log and status on the node's host), and is never applied."""
+(kubelet's own log and status on the node's host), and is never applied.
+
+Managed scope: none; it changes nothing.
+"""
 from __future__ import annotations
 
 from stackproof.osfamily import profile

@@ -1,5 +1,8 @@
 """Uncordon a node the inventory says takes workloads: `kubectl uncordon`, through the API
-(the strategic-merge patch kubectl sends)."""
+(the strategic-merge patch kubectl sends).
+
+Managed scope: the node's spec.unschedulable, through the API.
+"""
 from __future__ import annotations
 
 from remediations._kube import api, kubectl

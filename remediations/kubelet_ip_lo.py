@@ -1,6 +1,10 @@
 """Put a worker's floating IP (its node IP) on lo as a /32 now, and make it come back at
 every boot: add-kubelet-ip.service written and enabled. Then restart kubelet where one runs,
-so it validates its node IP again. Only the missing pieces are planned."""
+so it validates its node IP again. Only the missing pieces are planned.
+
+Managed scope: the node IP's /32 on lo (other addresses on lo kept), add-kubelet-ip.service
+(the suite's own unit file) and its multi-user.target.wants link, and a kubelet restart.
+"""
 from __future__ import annotations
 
 import shlex

@@ -1,4 +1,9 @@
-"""Add (or correct) a guest's fixed DHCP reservation, live and in the saved definition."""
+"""Add (or correct) a guest's fixed DHCP reservation, live and in the saved definition.
+
+Managed scope: the reservations of the inventory's guests on the inventory's NAT network
+(`net-update add-last|modify ip-dhcp-host`, live and saved); other reservations and networks
+are kept.
+"""
 from __future__ import annotations
 
 import shlex

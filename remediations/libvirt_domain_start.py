@@ -1,4 +1,8 @@
-"""Start guest domains that are defined but not running."""
+"""Start guest domains that are defined but not running.
+
+Managed scope: the running state of the inventory's guest domains; definitions and other
+domains are not touched.
+"""
 from __future__ import annotations
 
 import shlex

@@ -1,4 +1,8 @@
-"""Define (if needed), start and autostart a libvirt NAT network."""
+"""Define (if needed), start and autostart a libvirt NAT network.
+
+Managed scope: the inventory's NAT networks: defined from the inventory only when absent,
+then started and set to autostart; an existing definition and other networks are kept.
+"""
 from __future__ import annotations
 
 import shlex

@@ -1,4 +1,7 @@
-"""Start libvirtd."""
+"""Start libvirtd.
+
+Managed scope: the libvirtd service's running state; no configuration is edited.
+"""
 from __future__ import annotations
 
 from stackproof.osfamily import profile

@@ -1,4 +1,7 @@
-"""A Neutron agent is administratively DOWN: set admin_state_up through the API."""
+"""A Neutron agent is administratively DOWN: set admin_state_up through the API.
+
+Managed scope: the agent's admin_state_up, through the API.
+"""
 from __future__ import annotations
 
 from remediations._openstack import call, conn

@@ -1,4 +1,8 @@
-"""A Neutron agent is dead or missing on its host: restart its service there."""
+"""A Neutron agent is dead or missing on its host: restart its service there.
+
+Managed scope: the agent service's running state on its host; its configuration is not
+edited.
+"""
 from __future__ import annotations
 
 from remediations._openstack import restart

@@ -1,4 +1,7 @@
-"""nova-compute is up but disabled: enable the service through the API."""
+"""nova-compute is up but disabled: enable the service through the API.
+
+Managed scope: the nova-compute service's disabled flag, through the API.
+"""
 from __future__ import annotations
 
 from remediations._openstack import call, conn

@@ -1,4 +1,7 @@
-"""nova-compute is down (or never registered) and instances_path is fine: restart it."""
+"""nova-compute is down (or never registered) and instances_path is fine: restart it.
+
+Managed scope: the nova-compute service's running state; nova.conf is not edited.
+"""
 from __future__ import annotations
 
 from remediations._openstack import nova_compute_service, restart

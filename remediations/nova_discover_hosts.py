@@ -1,5 +1,9 @@
 """A compute host is not mapped to a cell: `nova-manage cell_v2 discover_hosts` on the
-controller (maps every unmapped compute node; a second run maps nothing)."""
+controller (maps every unmapped compute node; a second run maps nothing).
+
+Managed scope: the cell mappings of unmapped compute hosts (`nova-manage cell_v2
+discover_hosts`).
+"""
 from __future__ import annotations
 
 from stackproof.remedy import Plan, Run

@@ -1,5 +1,9 @@
 """nova-compute is down because instances_path is missing, owned by root or not set in
-nova.conf: create it nova:nova 0755, set it in nova.conf, restart nova-compute."""
+nova.conf: create it nova:nova 0755, set it in nova.conf, restart nova-compute.
+
+Managed scope: the instances_path directory (owner and mode) and the `instances_path` key in
+nova.conf's [DEFAULT]; every other option, section and comment of nova.conf is kept.
+"""
 from __future__ import annotations
 
 import re

@@ -1,6 +1,11 @@
 """Set the overlay options of openvswitch_agent.ini (local_ip, tunnel_bridge, tunnel_types,
 l2_population where the inventory asks) in place, keeping the rest of the file, then
-restart the agent so it rebuilds its tunnels with them."""
+restart the agent so it rebuilds its tunnels with them.
+
+Managed scope: in openvswitch_agent.ini, the keys the inventory implies ([ovs] local_ip and
+tunnel_bridge, [agent] tunnel_types, and l2_population where the inventory asks); every other
+key, section and comment is kept; then the agent restart.
+"""
 from __future__ import annotations
 
 from stackproof.osfamily import profile

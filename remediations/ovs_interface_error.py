@@ -1,6 +1,9 @@
 """An Open vSwitch interface error that is not one of the agent's patch ports: there is no
 safe automatic fix (a missing NIC, a tunnel OVS cannot create); the plan shows what to look
-at and is not applied."""
+at and is not applied.
+
+Managed scope: none; it changes nothing.
+"""
 from __future__ import annotations
 
 import shlex

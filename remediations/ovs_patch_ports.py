@@ -1,7 +1,11 @@
 """Create the tunnel bridge and the patch ports between it and the integration bridge, as
 the Neutron OVS agent does: one `ovs-vsctl` transaction, `--may-exist` throughout, so it is
 idempotent. A missing physical bridge (br-ex) is the operator's to make, with its port:
-that plan is shown but not applied."""
+that plan is shown but not applied.
+
+Managed scope: the tunnel bridge and the patch ports between it and the integration bridge
+(`--may-exist`); other bridges and ports are kept.
+"""
 from __future__ import annotations
 
 from stackproof.facts import ovs as facts

@@ -1,5 +1,9 @@
 """Open vSwitch does not answer (ovsdb-server or ovs-vswitchd down): restart its service.
-The service is `openvswitch` on RHEL-family hosts, `openvswitch-switch` on Debian."""
+The service is `openvswitch` on RHEL-family hosts, `openvswitch-switch` on Debian.
+
+Managed scope: the Open vSwitch service's running state; its database (bridges and ports,
+the operator's included) is kept.
+"""
 from __future__ import annotations
 
 from stackproof.osfamily import profile

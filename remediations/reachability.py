@@ -1,4 +1,7 @@
-"""Reachability has no fix of its own: it follows from the layers below it."""
+"""Reachability has no fix of its own: it follows from the layers below it.
+
+Managed scope: none; it changes nothing.
+"""
 from __future__ import annotations
 
 from stackproof.remedy import Plan

@@ -1,5 +1,8 @@
 """The router's external gateway is unset or on another network: set it to the external
-network."""
+network.
+
+Managed scope: the inventory router's external gateway, through the API.
+"""
 from __future__ import annotations
 
 from remediations._openstack import call, conn

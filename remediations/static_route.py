@@ -1,5 +1,10 @@
 """Delete static routes that override prefixes BGP provides (the report's old
-`ip route add <remote NAT network> via <its host>`), now and in the OS family's route files."""
+`ip route add <remote NAT network> via <its host>`), now and in the OS family's route files.
+
+Managed scope: live routes that shadow a BGP-learned prefix of the site (deleted by their
+exact protocol, metric and device) and the route lines naming that prefix and gateway in the
+OS family's route files; every other route and line is kept.
+"""
 from __future__ import annotations
 
 import shlex

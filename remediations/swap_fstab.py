@@ -1,4 +1,8 @@
-"""Comment out swap entries in /etc/fstab so swap stays off after a reboot."""
+"""Comment out swap entries in /etc/fstab so swap stays off after a reboot.
+
+Managed scope: swap lines of /etc/fstab (commented out); every other entry and comment is
+kept.
+"""
 from __future__ import annotations
 
 from stackproof.facts import baseline as facts

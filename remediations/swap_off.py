@@ -1,4 +1,7 @@
-"""Turn swap off now (only on a host with its own kernel)."""
+"""Turn swap off now (only on a host with its own kernel).
+
+Managed scope: the host's active swap; /etc/fstab is not edited here.
+"""
 from __future__ import annotations
 
 from stackproof.remedy import Plan, Run

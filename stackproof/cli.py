@@ -1,7 +1,7 @@
 """`stackproof` command line.
 
     stackproof check|fix|plan --inventory FILE [--json FILE] [-- PYTEST ARGS]
-    stackproof lab up      --inventory FILE [--state-dir DIR] [--no-daemons] [--bastion HOST]
+    stackproof lab up      --inventory FILE [--state-dir DIR] [--no-daemons] [--bastion HOST] [--bare]
     stackproof lab down    --inventory FILE [--state-dir DIR] [--keep-files]
     stackproof lab status  --inventory FILE [--state-dir DIR] [--json]
     stackproof lab break   FAULT [--host H] --inventory FILE
@@ -78,6 +78,9 @@ def _parser() -> argparse.ArgumentParser:
                          "`bastion: HOST` (OpenSSH -W; sshd listening on the lab hosts)")
     up.add_argument("--no-daemons", action="store_true",
                     help="hosts and wiring only: do not load stackproof.lab.daemons hooks")
+    up.add_argument("--bare", action="store_true",
+                    help="a clean lab: without the operator's items a real site has and the "
+                         "inventory does not describe (stackproof.lab.lived_in)")
     down = sub.add_parser("down", parents=[where], help="remove everything the lab made")
     down.add_argument("--keep-files", action="store_true",
                       help="keep the state directory (logs, configs) after stopping")
@@ -96,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _lab(args, *, daemons: bool = True, for_down: bool = False):
+def _lab(args, *, daemons: bool = True, bare: bool = False, for_down: bool = False):
     from stackproof.lab.lab import Lab
     if args.state_dir and not args.inventory:
         from stackproof.lab.state import LabState
@@ -107,7 +110,7 @@ def _lab(args, *, daemons: bool = True, for_down: bool = False):
         raise CliError("no inventory: pass --inventory FILE or set STACKPROOF_INVENTORY")
     try:
         return Lab(args.inventory, args.state_dir, daemons=daemons,
-                   bastion=getattr(args, "bastion", None))
+                   bastion=getattr(args, "bastion", None), bare=bare)
     except InventoryError:
         # a lab must stay removable when its inventory was since broken or deleted
         if for_down:
@@ -221,7 +224,7 @@ def _cmd(args) -> int:
             print(f"warning: fault layer {layer} failed to load: {err}", file=sys.stderr)
         return 0
     if args.command == "up":
-        _lab(args, daemons=not args.no_daemons).up()
+        _lab(args, daemons=not args.no_daemons, bare=args.bare).up()
         return 0
     if args.command == "down":
         _lab(args, daemons=False, for_down=True).down(keep_files=args.keep_files)

@@ -88,8 +88,10 @@ class Lab:
     guest_hooks: list[Hook] = []
 
     def __init__(self, inventory_path: str | Path, state_dir: str | Path | None = None, *,
-                 daemons: bool = True, log: Callable[[str], None] | None = None,
-                 bastion: str | None = None):
+                 daemons: bool = True, bare: bool = False,
+                 log: Callable[[str], None] | None = None, bastion: str | None = None):
+        # bare: skip the operator's items a lived-in lab carries (stackproof.lab.lived_in)
+        self.bare = bare
         self.source_inventory = Path(inventory_path).resolve()
         self.site: Site = load_site(self.source_inventory)      # InventoryError if bad
         if bastion is not None and bastion not in self.site.hosts:
@@ -447,7 +449,7 @@ class Lab:
         for sub in ("hosts", "ssh", "kube", "openstack"):
             if (d / sub).is_dir():
                 shutil.rmtree(d / sub)
-        for f in ("inventory.yml", ".inventory.yml.tmp", "state.json"):
+        for f in ("inventory.yml", ".inventory.yml.tmp", "state.json", "lived-in.json"):
             (d / f).unlink(missing_ok=True)
         for stray in d.glob(".state.json.*"):
             stray.unlink()

@@ -88,7 +88,7 @@ def restore_frr(lab: Lab, host: str) -> None:
 
 def capture_seed(state: Path) -> None:
     inv = ROOT / "inventories" / "seed.yml"
-    with Lab(inv, state_dir=state) as lab:
+    with Lab(inv, state_dir=state, bare=True) as lab:     # the daemons as the hooks made them
         site = lab.site
         frr_base, lv_base, ch_base = (Capture(lab, DATA / d / "seed")
                                       for d in ("frr", "libvirt", "chrony"))
@@ -195,7 +195,7 @@ def capture_seed(state: Path) -> None:
 
 def capture_four(state: Path) -> None:
     inv = ROOT / "inventories" / "four-host-ebgp.yml"
-    with Lab(inv, state_dir=state) as lab:
+    with Lab(inv, state_dir=state, bare=True) as lab:     # the daemons as the hooks made them
         base = Capture(lab, DATA / "frr" / "four-host-ebgp")
         shutil.copy(inv, DATA / "frr" / "four-host-ebgp" / "inventory.yml")
         print("four-host-ebgp: healthy FRR")

@@ -3,6 +3,11 @@ session (bring-up is the slow part), always taken down, plus a runner for the su
 
 Tests that inject a fault must heal it (or remediate it) before they end, so the next test
 starts from a healthy lab: use the `fault` fixture, which heals in its finalizer.
+
+The shared labs are lived-in (the default of `Lab`): every host also carries an operator's
+items the inventory does not describe (stackproof.lab.lived_in). The `fault` fixture reads
+them before the first fault and, when the test passed, compares them before healing: every
+round trip also proves that no remediation touched them (`unmanaged_snapshot`).
 """
 from __future__ import annotations
 
@@ -95,19 +100,86 @@ def run_suite():
     return run
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the item: fixtures check `rep_call` in their teardown."""
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, f"rep_{rep.when}", rep)
+
+
+class UnmanagedSnapshot:
+    """The operator's items of a lived-in lab (stackproof.lab.unmanaged), read before a
+    fault and compared after the test's remediation: nothing outside the inventory's scope
+    may change, and the MD5-protected BGP session must be Established again.
+    `take(lab)` once per lab (a bare lab gives an empty snapshot), `changes()` after."""
+
+    SETTLE = 45.0      # a session reset by an earlier test's heal comes back in seconds
+
+    def __init__(self):
+        self.before: dict = {}
+
+    def take(self, lab) -> None:
+        from stackproof.lab import unmanaged
+        if lab in self.before:
+            return
+        import time
+        deadline = time.monotonic() + self.SETTLE
+        while True:
+            snap = unmanaged.snapshot(lab)
+            missing = unmanaged.not_in_place(snap)
+            if not missing or time.monotonic() >= deadline:
+                break
+            time.sleep(1.0)
+        assert not missing, ("the lived-in lab lacks operator items before the test "
+                             "(an earlier heal lost them?):\n" + "\n".join(missing))
+        self.before[lab] = snap
+
+    def changes(self) -> list[str]:
+        from stackproof.lab import unmanaged
+        return [c for lab, snap in self.before.items()
+                for c in unmanaged.wait_unchanged(lab, snap)]
+
+    def assert_unchanged(self) -> None:
+        changes = self.changes()
+        if changes:
+            from stackproof.lab.lived_in import reseed_all
+            for lab in self.before:
+                reseed_all(lab)     # the next test starts from a lived-in lab again
+        assert not changes, ("unmanaged state changed (outside every remediation's scope):\n"
+                             + "\n".join(changes))
+
+
 @pytest.fixture
-def fault():
-    """Inject lab faults; every one injected is healed when the test ends, pass or fail."""
+def unmanaged_snapshot():
+    return UnmanagedSnapshot()
+
+
+@pytest.fixture
+def fault(request, unmanaged_snapshot):
+    """Inject lab faults; every one injected is healed when the test ends, pass or fail.
+    Before the first fault on a lab the operator's items are read (unmanaged_snapshot); when
+    the test passed, they are compared before any heal: a remediation that removed or
+    rewrote one fails the test at teardown, naming the item."""
     from stackproof.lab import faults
     injected = []
 
     def inject(lab, name: str, host: str | None = None) -> str | None:
+        unmanaged_snapshot.take(lab)
         target = faults.inject(lab, name, host)
         injected.append((lab, name, target))
         return target
     yield inject
+    rep = getattr(request.node, "rep_call", None)
+    changes = unmanaged_snapshot.changes() if rep is not None and rep.passed else []
     for lab, name, target in reversed(injected):
         try:
             faults.heal(lab, name, target)
         except Exception as exc:  # a remediated fault may have nothing left to heal
             print(f"heal {name} on {target}: {exc}")
+    if changes:
+        from stackproof.lab.lived_in import reseed_all
+        for lab in unmanaged_snapshot.before:
+            reseed_all(lab)         # the next test starts from a lived-in lab again
+        pytest.fail("unmanaged state changed (outside every remediation's scope):\n"
+                    + "\n".join(changes), pytrace=False)

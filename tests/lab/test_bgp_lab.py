@@ -30,6 +30,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from stackproof.expect import bgp_hosts, bgp_intent, learned_prefixes  # noqa: E402
+from stackproof.lab.lived_in import reseed  # noqa: E402
 from stackproof.render.frr import render_frr_conf  # noqa: E402
 from stackproof.site import Site, load_site  # noqa: E402
 
@@ -110,10 +111,13 @@ def wrong_remote_as(lab, site, a, b):
 
 
 def wrong_remote_as_in_file(lab, site, a, b):
-    """The report's case: frr.conf itself says the wrong AS, and FRR was reloaded with it."""
+    """The report's case: frr.conf itself says the wrong AS, and FRR was reloaded with it
+    (the host's own file edited, so a lived-in host keeps its other lines)."""
     addr = bgp_intent(site, b).router_id
-    wrong = render_frr_conf(site, a).replace(f"neighbor {addr} remote-as {site.asn_of(b)}\n",
-                                             f"neighbor {addr} remote-as {site.asn_of(b) + 99}\n")
+    current = sh(lab, a, "cat /etc/frr/frr.conf")
+    wrong = current.replace(f"neighbor {addr} remote-as {site.asn_of(b)}\n",
+                            f"neighbor {addr} remote-as {site.asn_of(b) + 99}\n")
+    assert wrong != current
     sh(lab, a, "cat > /etc/frr/frr.conf && service frr reload", input=wrong)
 
 
@@ -204,10 +208,11 @@ def heal(lab, site: Site) -> None:
         sh(lab, h, "sed -i 's/^bgpd=.*/bgpd=yes/' /etc/frr/daemons && cat > /etc/frr/frr.conf "
                    "&& chown frr:frr /etc/frr/frr.conf && service frr restart",
            input=render_frr_conf(site, h))
+        reseed(lab, h)          # a lived-in host gets the operator's items back
 
 
 @pytest.fixture
-def healthy_lab(any_lab, tmp_path):
+def healthy_lab(any_lab, tmp_path, unmanaged_snapshot):
     """A lab whose BGP scenarios are all green (polled, with a deadline), restored after."""
     lab = any_lab
     site = load_site(lab.inventory_path)
@@ -226,7 +231,8 @@ def healthy_lab(any_lab, tmp_path):
             break
         time.sleep(1)
     assert rc == 0, f"the lab's BGP layer is not green to start with:\n{out}"
-    state = {"green": False}
+    unmanaged_snapshot.take(lab)           # the operator's items, before any fault
+    state = {"green": False, "unmanaged": unmanaged_snapshot}
     yield lab, site, outcomes, state
     if not state["green"]:
         heal(lab, site)
@@ -268,6 +274,8 @@ def test_fault_is_caught_and_remediated(healthy_lab, tmp_path, name):
     assert SUMMARY not in out            # nothing was broken, nothing applied
     assert again == before
     state["green"] = True
+    # nothing outside the remediations' scope changed; the MD5 session is Established
+    state["unmanaged"].assert_unchanged()
 
 
 

@@ -94,7 +94,8 @@ def _make_lab(tmp_path_factory, data: dict, label: str):
     d = tmp_path_factory.mktemp(label)
     inv = d / "inventory.yml"
     inv.write_text(yaml.safe_dump(data, sort_keys=False))
-    lab = Lab(inv, state_dir=d / "state", log=lambda line: print(line, flush=True))
+    # bare: these tests compare the daemons with what the hooks themselves configure
+    lab = Lab(inv, state_dir=d / "state", bare=True, log=lambda line: print(line, flush=True))
     before = root_snapshot()
     t0 = time.monotonic()
     lab.up()

@@ -26,3 +26,6 @@ from stackproof.lab.kube.hook import kube_hook  # noqa: E402  the Kubernetes API
 GUEST_HOOKS.append(kube_hook)
 from stackproof.lab.openstack import openstack_hook  # noqa: E402  Keystone/Neutron/Nova
 GUEST_HOOKS.append(openstack_hook)
+from stackproof.lab.lived_in import lived_in_daemon_hook, lived_in_guest_hook  # noqa: E402
+DAEMON_HOOKS.append(lived_in_daemon_hook)   # operator items: after libvirt and FRR
+GUEST_HOOKS.append(lived_in_guest_hook)     # the rest, once every daemon wrote its files

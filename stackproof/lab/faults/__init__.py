@@ -134,8 +134,10 @@ def heal(lab: Lab, name: str | None = None,
         target = fault.target(lab.site, host)
         todo = [(n, h) for n, h in reversed(recorded)
                 if n == name and (host is None or h == target)] or [(name, target)]
+    from stackproof.lab.lived_in import reseed
     for n, h in todo:
         get(n).heal(lab, lab.site, h)
+        reseed(lab, h)        # a heal may rewrite a whole file: the operator's items go back
         lab.state.drop_fault(n, h)
     return todo
 

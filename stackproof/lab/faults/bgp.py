@@ -62,13 +62,16 @@ def _restore_forwarding(lab, site, host):
 
 
 def restore_frr(lab, site, host):
-    """frr.conf as rendered, bgpd on, no leftover static route, frr restarted."""
+    """frr.conf as rendered, bgpd on, no leftover static route, frr restarted; on a
+    lived-in lab the operator's FRR items go back on top (stackproof.lab.lived_in)."""
+    from stackproof.lab.lived_in import reseed
     shell = lab.shell(host)
     for p in learned_prefixes(site, host):
         shell.run(["ip", "route", "del", p.prefix, "proto", "boot"], check=False)
     shell.run(["/bin/sh", "-c", "sed -i 's/^bgpd=.*/bgpd=yes/' /etc/frr/daemons && "
                "cat > /etc/frr/frr.conf && chown frr:frr /etc/frr/frr.conf && "
                "service frr restart"], input=render_frr_conf(site, host))
+    reseed(lab, host)
 
 
 def _first(site):
