@@ -289,7 +289,7 @@ def stop_node(shell: NsShell) -> None:
 def ovs_hook(lab, site: Site) -> None:
     """GUEST hook: Open vSwitch and the OVS agent on every ovs_agent host (after the guests
     have their addresses: the tunnels' local_ip is the guest's address)."""
-    for host in ovs_hosts(site):
+    def start(host: str) -> None:
         t = time.monotonic()
         shell = lab.shell(host)
         try:
@@ -300,6 +300,8 @@ def ovs_hook(lab, site: Site) -> None:
             raise _common().DaemonError(f"[{host}] Open vSwitch: {exc}") from exc
         lab.say(f"ovs {host}: br-int, br-tun, {len(ovs_layout(site, host).tunnels)} tunnel(s) "
                 f"in {time.monotonic() - t:.1f} s")
+    from stackproof.lab.pool import each
+    each(ovs_hosts(site), start)
     from stackproof.lab import ovs_real
     if ovs_real.wanted() and ovs_hosts(site):
         t = time.monotonic()
