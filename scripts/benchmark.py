@@ -74,7 +74,7 @@ def measure_site(inventory: Path, label: str) -> dict:
         if line.startswith("[lab] phase ") or " up in " in line or "failed" in line:
             print(f"  {label}: {line}", flush=True)
     res: dict = {"site": label, "load_before": load_average(), "mem_before_mib": used_mib()}
-    lab = Lab(inventory, state_dir=Path("/var/tmp") / f"sp-benchmark-{label}", log=log)
+    lab = Lab(inventory, state_dir=Path("/var/tmp") / f"sp-fleet-bench-{label}", log=log)
     res["hosts"] = len(lab.site.hosts)
     t0 = time.monotonic()
     try:
@@ -111,13 +111,16 @@ def fleet(n: int, k: int) -> int:
                                                   ROOT / "scripts/generate_site.py")
     gen = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gen)
-    inventory = Path("/var/tmp") / f"sp-benchmark-fleet-{n}x{k}.yml"
+    inventory = Path("/var/tmp") / f"sp-fleet-bench-{n}x{k}.yml"
     gen.write(gen.generate(n, k), inventory)
-    results = [measure_site(ROOT / "inventories/seed.yml", "seed"),
-               measure_site(inventory, f"fleet-{n}x{k}")]
     out_dir = ROOT / "benchmarks" / "out"
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"fleet-{n}x{k}.json").write_text(json.dumps(results, indent=1))
+    results = []
+    # the big site first: on a loaded machine it is the number that matters; each result is
+    # written as soon as it is known
+    for inv, label in ((inventory, f"fleet-{n}x{k}"), (ROOT / "inventories/seed.yml", "seed")):
+        results.append(measure_site(inv, label))
+        (out_dir / f"fleet-{n}x{k}.json").write_text(json.dumps(results, indent=1))
     for r in results:
         print(f"{r['site']}: {r['hosts']} hosts, load {r['load_before']}")
         if "up_failed" in r:
