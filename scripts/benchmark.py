@@ -84,7 +84,7 @@ def measure_site(inventory: Path, label: str) -> dict:
             res["up_failed"] = str(exc)[:2000]
             res["up_failed_after_s"] = round(time.monotonic() - t0, 1)
             res["got_to"] = [ln for ln in lines if ln.startswith("[lab] phase ")
-                             or " hook " in ln][-6:]
+                             or " hook " in ln or ln.startswith("[lab] openstack")]
             return res
         res["lab_up_s"] = round(time.monotonic() - t0, 1)
         res["phases"] = [ln.removeprefix("[lab] phase ") for ln in lines
