@@ -380,8 +380,10 @@ def test_forwarding_fix_writes_only_its_own_sysctl_file(seed_lab, tmp_path):
     from stackproof.lab import faults
     lab, site = seed_lab, load_site(seed_lab.inventory_path)
     a = bgp_hosts(site)[0]
-    others = sh(lab, a, "ls -l /etc/sysctl.conf /etc/sysctl.d/ 2>&1; "
-                        "cat /etc/sysctl.conf /etc/sysctl.d/*.conf 2>/dev/null | md5sum")
+    # every sysctl file but ours (and the engine's backups of ours), names and contents
+    snapshot = ("for f in /etc/sysctl.conf /etc/sysctl.d/*; do case $f in "
+                f"{OUR_FILE}*) continue;; esac; echo \"== $f\"; cat \"$f\"; done")
+    others = sh(lab, a, snapshot)
     try:
         faults.inject(lab, "ip-forward-off", a)
         faults.inject(lab, "frr-config-drift", a)
@@ -397,9 +399,7 @@ def test_forwarding_fix_writes_only_its_own_sysctl_file(seed_lab, tmp_path):
         assert re.search(rf"REMEDIATED\s+ip_forward\s+{re.escape(a)}\b", out), out
         assert sh(lab, a, "cat /proc/sys/net/ipv4/ip_forward").strip() == "1"
         assert sh(lab, a, f"cat {OUR_FILE}").rstrip().endswith("net.ipv4.ip_forward = 1")
-        assert sh(lab, a, f"rm {OUR_FILE}; ls -l /etc/sysctl.conf /etc/sysctl.d/ 2>&1; "
-                          "cat /etc/sysctl.conf /etc/sysctl.d/*.conf 2>/dev/null | md5sum") \
-            == others
+        assert sh(lab, a, snapshot) == others
     finally:
         faults.heal(lab, "ip-forward-off", a)
         faults.heal(lab, "frr-config-drift", a)
