@@ -5,6 +5,14 @@ time from `--remediate` start to all green with the report's underlay faults inj
     .venv/bin/python scripts/benchmark.py [--inventory inventories/seed.yml] [--marker underlay]
 
 Prints a table and writes benchmarks/out/<site>-<marker>.json.
+
+Fleet mode: a generated site (scripts/generate_site.py) next to the seed site: bring-up
+time (each phase), memory (`free -m` before and with the lab up), the healthy acceptance run.
+
+    .venv/bin/python scripts/benchmark.py --fleet 34 --reflectors 2
+
+Writes benchmarks/out/fleet-<N>x<K>.json; a bring-up that fails is recorded with how far it
+got (the last phase said) instead of numbers after it.
 """
 from __future__ import annotations
 
@@ -46,11 +54,97 @@ def suite(lab: Lab, marker: str, *extra: str) -> tuple[float, int, dict[str, int
     return wall, proc.returncode, counts, proc.stdout
 
 
+def used_mib() -> int:
+    """`free -m`'s used column (Mem:)."""
+    out = subprocess.run(["free", "-m"], capture_output=True, text=True).stdout
+    return int(next(ln for ln in out.splitlines() if ln.startswith("Mem:")).split()[2])
+
+
+def load_average() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def measure_site(inventory: Path, label: str) -> dict:
+    """Bring the site up (phase times from the lab's own log lines), memory, the healthy
+    whole acceptance run (all features), down."""
+    lines: list[str] = []
+
+    def log(line: str) -> None:
+        lines.append(line)
+        if line.startswith("[lab] phase ") or " up in " in line or "failed" in line:
+            print(f"  {label}: {line}", flush=True)
+    res: dict = {"site": label, "load_before": load_average(), "mem_before_mib": used_mib()}
+    lab = Lab(inventory, state_dir=Path("/var/tmp") / f"sp-fleet-bench-{label}", log=log)
+    res["hosts"] = len(lab.site.hosts)
+    t0 = time.monotonic()
+    try:
+        try:
+            lab.up()
+        except Exception as exc:
+            res["up_failed"] = str(exc)[:2000]
+            res["up_failed_after_s"] = round(time.monotonic() - t0, 1)
+            res["got_to"] = [ln for ln in lines if ln.startswith("[lab] phase ")
+                             or " hook " in ln or ln.startswith("[lab] openstack")]
+            return res
+        res["lab_up_s"] = round(time.monotonic() - t0, 1)
+        res["phases"] = [ln.removeprefix("[lab] phase ") for ln in lines
+                         if ln.startswith("[lab] phase ")]
+        res["mem_up_mib"] = used_mib()
+        res["mem_lab_mib"] = res["mem_up_mib"] - res["mem_before_mib"]
+        res["load_up"] = load_average()
+        started = time.monotonic()
+        proc = subprocess.run([sys.executable, "-m", "pytest", "features/", "--inventory",
+                               str(lab.inventory_path), "-q", "-p", "no:randomly"],
+                              cwd=ROOT, capture_output=True, text=True)
+        res["acceptance_s"] = round(time.monotonic() - started, 1)
+        res["acceptance_rc"] = proc.returncode
+        tail = [ln for ln in proc.stdout.splitlines() if " passed" in ln or " failed" in ln]
+        res["acceptance"] = tail[-1] if tail else proc.stdout[-500:]
+    finally:
+        lab.down()
+    return res
+
+
+def fleet(n: int, k: int) -> int:
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("generate_site",
+                                                  ROOT / "scripts/generate_site.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    inventory = Path("/var/tmp") / f"sp-fleet-bench-{n}x{k}.yml"
+    gen.write(gen.generate(n, k), inventory)
+    out_dir = ROOT / "benchmarks" / "out"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = []
+    # the big site first: on a loaded machine it is the number that matters; each result is
+    # written as soon as it is known
+    for inv, label in ((inventory, f"fleet-{n}x{k}"), (ROOT / "inventories/seed.yml", "seed")):
+        results.append(measure_site(inv, label))
+        (out_dir / f"fleet-{n}x{k}.json").write_text(json.dumps(results, indent=1))
+    for r in results:
+        print(f"{r['site']}: {r['hosts']} hosts, load {r['load_before']}")
+        if "up_failed" in r:
+            print(f"  lab up FAILED after {r['up_failed_after_s']} s: {r['up_failed'][:300]}")
+            print("  got to: " + " | ".join(r["got_to"]))
+            continue
+        print(f"  lab up {r['lab_up_s']} s: " + "; ".join(r["phases"]))
+        print(f"  memory {r['mem_before_mib']} -> {r['mem_up_mib']} MiB used "
+              f"(+{r['mem_lab_mib']} MiB)")
+        print(f"  acceptance (all features) {r['acceptance_s']} s wall, rc "
+              f"{r['acceptance_rc']}: {r['acceptance']}")
+    return 0 if all(r.get("acceptance_rc") == 0 for r in results) else 1
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--inventory", default=str(ROOT / "inventories/seed.yml"))
     ap.add_argument("--marker", default="underlay")
+    ap.add_argument("--fleet", type=int, metavar="N",
+                    help="fleet mode: a generated site of N hypervisors next to the seed site")
+    ap.add_argument("--reflectors", type=int, default=2, metavar="K")
     args = ap.parse_args()
+    if args.fleet:
+        return fleet(args.fleet, args.reflectors)
     lab = Lab(args.inventory, log=lambda line: None)
     t0 = time.monotonic()
     lab.up()

@@ -20,6 +20,7 @@ class BgpNeighbor:
     update_source: str             # the local underlay interface
     next_hop_self: bool
     route_map: str | None          # eBGP needs a policy in FRR (ebgp-requires-policy)
+    route_reflector_client: bool = False   # this host reflects routes to the peer
 
 
 @dataclass(frozen=True)
@@ -89,14 +90,26 @@ def bgp_hosts(site: Site) -> list[str]:
     return [n for n, h in site.physical_hosts().items() if "bgp" in h.roles]
 
 
+def bgp_peers(site: Site, host: str) -> list[str]:
+    """Whom `host` peers with: everyone (a full mesh); with route reflectors, a client only
+    the reflectors, a reflector everyone."""
+    rrs = site.bgp.route_reflectors
+    others = [p for p in bgp_hosts(site) if p != host]
+    if not rrs or host in rrs:
+        return others
+    return [p for p in others if p in rrs]
+
+
 def bgp_intent(site: Site, host: str) -> BgpIntent:
     me = site.hosts[host]
     ebgp = site.bgp.mode == "ebgp"
+    rrs = site.bgp.route_reflectors
     neighbors = tuple(
         BgpNeighbor(peer=p, address=str(site.hosts[p].underlay.address),
                     remote_as=site.asn_of(p), update_source=me.underlay.interface,
-                    next_hop_self=not ebgp, route_map="ALLOW_ALL" if ebgp else None)
-        for p in bgp_hosts(site) if p != host)
+                    next_hop_self=not ebgp, route_map="ALLOW_ALL" if ebgp else None,
+                    route_reflector_client=host in rrs and p not in rrs)
+        for p in bgp_peers(site, host))
     return BgpIntent(host=host, asn=site.asn_of(host), router_id=str(me.underlay.address),
                      neighbors=neighbors, redistribute_connected=True,
                      keepalive=site.bgp.timers.keepalive, hold=site.bgp.timers.hold)
@@ -114,7 +127,9 @@ def connected_prefixes(site: Site, host: str) -> list[str]:
 
 
 def learned_prefixes(site: Site, host: str) -> list[LearnedPrefix]:
-    """What `host` must learn over BGP: every other BGP host's connected prefixes."""
+    """What `host` must learn over BGP: every other BGP host's connected prefixes. Through a
+    route reflector too, and via the origin's own address: a reflector does not change the
+    next hop of the routes it reflects (next-hop-self applies to its own routes only)."""
     return [LearnedPrefix(prefix=p, via=str(site.hosts[o].underlay.address), origin=o)
             for o in bgp_hosts(site) if o != host for p in connected_prefixes(site, o)]
 

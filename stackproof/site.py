@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import reprlib
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Literal
@@ -224,6 +225,9 @@ class Bgp(Strict):
     # Who owns frr.conf: `merged` (default) changes only the lines the inventory describes
     # and keeps the operator's; `exact` makes the file exactly the rendering (destructive).
     config: Literal["merged", "exact"] = "merged"
+    # iBGP route reflectors (bgp hosts): clients peer only with them, they peer with each
+    # other and with every client. Empty: a full mesh.
+    route_reflectors: list[Name] = []
 
 
 class TimeSpec(Strict):
@@ -368,6 +372,11 @@ class Site(Strict):
     def asn_of(self, name: str) -> int:
         return self.bgp.asn if self.bgp.mode == "ibgp" else self.hosts[name].asn
 
+    @property
+    def warnings(self) -> list[str]:
+        """Valid but unwise: said once at load time (warnings.warn) and kept here."""
+        return list(_warnings(self))
+
     # --- cross-field validation ------------------------------------------------------------
     @model_validator(mode="after")
     def _consistent(self):
@@ -389,6 +398,14 @@ def _cross_checks(site: Site):
         yield "bgp.asn: missing: ibgp needs one AS for all hosts"
     if site.bgp.mode == "ebgp" and site.bgp.asn is not None:
         yield f"bgp.asn: {site.bgp.asn}: ebgp takes an `asn` per host, not one for the site"
+    rrs = site.bgp.route_reflectors
+    if rrs and site.bgp.mode != "ibgp":
+        yield f"bgp.route_reflectors: {rrs}: route reflectors are iBGP only (mode is ebgp)"
+    for i, r in enumerate(rrs):
+        if r not in phys or "bgp" not in phys[r].roles:
+            yield f"bgp.route_reflectors[{i}]: {r}: not a physical host with role bgp"
+        if rrs.index(r) != i:
+            yield f"bgp.route_reflectors[{i}]: {r}: listed twice"
     for n, h in phys.items():
         if under is not None and h.underlay.address not in under:
             yield f"hosts.{n}.underlay.address: {h.underlay.address}: outside the underlay {under}"
@@ -500,6 +517,19 @@ def _cross_checks(site: Site):
             yield f"hosts.{n}.roles: bgp: only physical hosts speak BGP"
 
 
+# Beyond this many iBGP speakers a full mesh (n*(n-1)/2 sessions) wants route reflectors.
+FULL_MESH_WARN = 20
+
+
+def _warnings(site: Site):
+    speakers = [n for n, h in site.physical_hosts().items() if "bgp" in h.roles]
+    if site.bgp.mode == "ibgp" and not site.bgp.route_reflectors and \
+            len(speakers) > FULL_MESH_WARN:
+        n = len(speakers)
+        yield (f"bgp: an iBGP full mesh of {n} hosts ({n * (n - 1) // 2} sessions) exceeds "
+               f"{FULL_MESH_WARN}: consider bgp.route_reflectors")
+
+
 _HOST_KINDS = ("physical", "guest", "instance")
 
 
@@ -590,13 +620,20 @@ def parse_site(data: dict, source: str = "<inventory>") -> Site:
     if problem:
         raise InventoryError(source, [problem])
     try:
-        return Site.model_validate(data)
+        site = Site.model_validate(data)
     except ValidationError as exc:
         raise InventoryError(source, _format_pydantic(exc)) from None
     except (RecursionError, ValueError, TypeError, OverflowError) as exc:
         # not expected after the bounds above; still one line, never a traceback
         raise InventoryError(source, [f"(top level): cannot be validated: "
                                       f"{_clip(type(exc).__name__ + ': ' + str(exc))}"]) from None
+    for w in site.warnings:
+        warnings.warn(f"{source}: {w}", SiteWarning, stacklevel=2)
+    return site
+
+
+class SiteWarning(UserWarning):
+    """A valid inventory that is unwise (e.g. a large iBGP full mesh)."""
 
 
 class _InventoryConstructor:

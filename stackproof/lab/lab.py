@@ -36,6 +36,7 @@ from typing import Callable
 import yaml
 
 from stackproof.lab import hosts as hostmod
+from stackproof.lab import pool
 from stackproof.lab import ssh as sshmod
 from stackproof.lab import topology
 from stackproof.lab.shell import NsShell
@@ -44,6 +45,7 @@ from stackproof.site import Site, load_site, parse_site
 
 DEFAULT_ROOT = Path("/var/tmp/stackproof-lab")
 READY_TIMEOUT = 30.0
+READY_PER_HOST = 0.5        # more hosts start on the same CPUs: a longer wait for them all
 STOP_TIMEOUT = 10.0
 
 Hook = Callable[["Lab", Site], None]
@@ -269,15 +271,21 @@ class Lab:
         key = sshmod.client_key(self.state_dir, self.lab_id)
         client_pub = key.with_name("id_ed25519.pub").read_text()
 
-        host_keys: dict[str, str] = {}
-        for name in site.hosts:
+        phases = pool.Phases(self.say)
+
+        def prepare(name: str) -> str:
             root = self.host_root(name)
             for note in hostmod.prepare(site, self.lab_id, name, root, trees):
                 st.note(note)
-            host_keys[name] = sshmod.setup_host(name, root, client_pub)
-        for name in site.hosts:
+            return sshmod.setup_host(name, root, client_pub)
+        host_keys = dict(zip(site.hosts, pool.each(site.hosts, prepare)))
+
+        def launch(name: str) -> None:
             self._holders[name] = hostmod.launch(st, name, self.netns_of(name),
                                                  self.host_root(name))
+        pool.each(site.hosts, launch)
+        phases.done("hosts prepared and launched", f"{len(site.hosts)} hosts, "
+                    f"{pool.workers(len(site.hosts))} at a time")
 
         # the underlay while the hosts start
         plan = topology.plan_underlay(site, self.prefix,
@@ -289,21 +297,27 @@ class Lab:
                 raise LabError(f"ip netns add {ns}: {proc.stderr.strip()}")
         topology.build_switch(plan)
         topology.build_uplink(plan)
-        for port in plan.ports:
-            topology.connect_host(plan, port)
+        pool.each(plan.ports, lambda port: topology.connect_host(plan, port))
         self.say(f"underlay {plan.cidr}: switch with {len(plan.ports)} hosts, uplink "
                  f"{plan.uplink_address}")
 
-        deadline = time.monotonic() + READY_TIMEOUT
-        shells: dict[str, NsShell] = {}
-        for name in site.hosts:
-            shells[name] = hostmod.wait_ready(st, name, self._holders[name], deadline)
-            self.say(f"host {name} up (pid {shells[name].pid})")
+        phases.done("underlay")
+        deadline = time.monotonic() + READY_TIMEOUT + READY_PER_HOST * len(site.hosts)
+
+        def ready(name: str) -> NsShell:
+            shell = hostmod.wait_ready(st, name, self._holders[name], deadline)
+            self.say(f"host {name} up (pid {shell.pid})")
+            return shell
+        shells = dict(zip(site.hosts, pool.each(site.hosts, ready)))
         sshmod.write_client_files(self.state_dir, shells, host_keys)
+        phases.done("hosts ready")
 
         self._run_hooks("daemon", self.daemon_hooks)
+        phases.done("daemon hooks")
         self._attach_guests(shells)
+        phases.done("guests attached")
         self._run_hooks("guest", self.guest_hooks)
+        phases.done("guest hooks")
         if self.bastion:
             from stackproof.lab import bastion as bastionmod
             bastionmod.write_bastion_config(self.state_dir, self.bastion,
@@ -328,18 +342,26 @@ class Lab:
 
     def _attach_guests(self, shells: dict[str, NsShell]) -> None:
         site = self.site
+        by_hv: dict[str, list[str]] = {}
         for name, g in site.guests().items():
-            nw = site.nat_network(g.hypervisor, g.network)
-            hv = shells[g.hypervisor]
-            if topology.ensure_nat_bridge(hv, nw.bridge,
-                                          f"{nw.gateway}/{nw.cidr.prefixlen}"):
-                self.state.note(f"{g.hypervisor}: NAT bridge {nw.bridge} made by the lab core "
-                                f"(no daemon hook made it)")
-            vnet = topology.attach_guest(hv, shells[name], nw.bridge, g.interface,
-                                         f"{g.address}/{nw.cidr.prefixlen}", str(nw.gateway),
-                                         g.mac)
-            self.say(f"guest {name}: {g.interface} {g.address} on {g.hypervisor}/{nw.bridge} "
-                     f"({vnet})")
+            by_hv.setdefault(g.hypervisor, []).append(name)
+        # hypervisors in parallel; one hypervisor's guests in turn (one bridge each)
+        pool.each(by_hv.values(), lambda names: [self._attach_guest(shells, n) for n in names])
+
+    def _attach_guest(self, shells: dict[str, NsShell], name: str) -> None:
+        site = self.site
+        g = site.hosts[name]
+        nw = site.nat_network(g.hypervisor, g.network)
+        hv = shells[g.hypervisor]
+        if topology.ensure_nat_bridge(hv, nw.bridge,
+                                      f"{nw.gateway}/{nw.cidr.prefixlen}"):
+            self.state.note(f"{g.hypervisor}: NAT bridge {nw.bridge} made by the lab core "
+                            f"(no daemon hook made it)")
+        vnet = topology.attach_guest(hv, shells[name], nw.bridge, g.interface,
+                                     f"{g.address}/{nw.cidr.prefixlen}", str(nw.gateway),
+                                     g.mac)
+        self.say(f"guest {name}: {g.interface} {g.address} on {g.hypervisor}/{nw.bridge} "
+                 f"({vnet})")
 
     def _lab_inventory_data(self) -> dict:
         data = yaml.safe_load(self.source_inventory.read_text())

@@ -301,7 +301,8 @@ def ovs_hook(lab, site: Site) -> None:
     if real and ovs_real.missing():
         raise _common().DaemonError("the real OVS agent needs: " + "; ".join(
             ovs_real.missing()) + f" (or {ovs_real.ENV}={ovs_real.STANDIN} for the stand-in)")
-    for host in ovs_hosts(site):
+
+    def start(host: str) -> None:
         t = time.monotonic()
         shell = lab.shell(host)
         try:
@@ -315,6 +316,8 @@ def ovs_hook(lab, site: Site) -> None:
                                    f"br-int, br-tun, {len(ovs_layout(site, host).tunnels)} "
                                    f"tunnel(s) (stand-in agent)")
                 + f" in {time.monotonic() - t:.1f} s")
+    from stackproof.lab.pool import each
+    each(ovs_hosts(site), start)
     if not real:
         return
     from stackproof.lab.openstack import openstack_hook

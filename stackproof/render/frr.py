@@ -44,6 +44,9 @@ def render_bgp_intent(intent: BgpIntent) -> str:
     if intent.redistribute_connected:
         lines.append("  redistribute connected")
     for n in intent.neighbors:
+        # FRR prints route-reflector-client ahead of next-hop-self
+        if n.route_reflector_client:
+            lines.append(f"  neighbor {n.address} route-reflector-client")
         if n.next_hop_self:
             lines.append(f"  neighbor {n.address} next-hop-self")
         if n.route_map:

@@ -5,7 +5,8 @@ Merged (the default, inventory `bgp.config: merged`):
 - inside the default VRF's `router bgp <asn>`: `bgp router-id`, `timers bgp`, and for each
   neighbor of the inventory its `remote-as` and `update-source`; in its
   `address-family ipv4 unicast`: `redistribute connected` and, per inventory neighbor,
-  `next-hop-self` (iBGP) or `route-map ... in|out` (eBGP);
+  `next-hop-self` (iBGP) or `route-map ... in|out` (eBGP), and `route-reflector-client`
+  on a route reflector's clients (bgp.route_reflectors);
 - the eBGP permit-all prefix-list and route-map the model renders;
 - STALE: any line of a neighbor (by address) in that router that the inventory does not
   have: a leftover peer, in scope and to be removed.
@@ -69,6 +70,8 @@ def scope_of(intent: BgpIntent, mode: str = "merged") -> FrrScope:
         keys = {"remote-as", "update-source"}
         if n.next_hop_self:
             keys.add("next-hop-self")
+        if n.route_reflector_client:
+            keys.add("route-reflector-client")
         if n.route_map:
             keys |= {"route-map in", "route-map out"}
         neighbors.append((n.address, frozenset(keys)))

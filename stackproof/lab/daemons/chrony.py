@@ -155,5 +155,5 @@ def chrony_hook(lab, site: Site) -> None:
     """GUEST hook: chronyd -x on every host (after the guests have their addresses, so the
     time server, often a guest, answers). Does not wait for synchronisation: clients reach
     the server only once routes and firewall rules allow it."""
-    for host in time_hosts(site):
-        start_chrony(lab.shell(host), site, host)
+    from stackproof.lab.pool import each
+    each(time_hosts(site), lambda host: start_chrony(lab.shell(host), site, host))

@@ -43,5 +43,5 @@ def apply_rules(lab, site, host: str) -> None:
 
 
 def firewall_hook(lab, site) -> None:
-    for host in site.hosts:
-        apply_rules(lab, site, host)
+    from stackproof.lab.pool import each
+    each(site.hosts, lambda host: apply_rules(lab, site, host))

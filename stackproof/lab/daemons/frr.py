@@ -13,6 +13,7 @@ import json
 from stackproof.expect import bgp_hosts, bgp_intent
 from stackproof.lab.daemons.common import (LAB_INIT, DaemonError, read_file, wait_until,
                                            write_file)
+from stackproof.lab.pool import each
 from stackproof.lab.shell import NsShell
 from stackproof.render.frr import frr_service_command, render_frr_conf, set_bgpd
 from stackproof.site import Site
@@ -21,6 +22,8 @@ FRR_CONF = "/etc/frr/frr.conf"
 FRR_DAEMONS = "/etc/frr/daemons"
 START_TIMEOUT = 20.0
 CONVERGE_TIMEOUT = 60.0
+CONVERGE_PER_SESSION = 0.5
+CONVERGE_PER_HOST = 1.0
 
 
 def frr_command(site: Site, host: str, action: str) -> list[str]:
@@ -90,10 +93,10 @@ def nat_prefixes_expected(site: Site, host: str) -> dict[str, str]:
 def converged(shell: NsShell, site: Site, host: str) -> tuple[bool, str]:
     """Every neighbor Established and every other host's NAT prefix in the kernel table
     via that host. Returns (done, what is missing)."""
-    want_peers = {n.address for n in bgp_intent(site, host).neighbors}
     states = peer_states(shell)
-    missing = [f"{p}={states.get(p, 'absent')}" for p in sorted(want_peers)
-               if states.get(p) != "Established"]
+    missing = [f"session {n.address} ({n.peer}) {states.get(n.address, 'absent')}"
+               for n in bgp_intent(site, host).neighbors
+               if states.get(n.address) != "Established"]
     routes = {}
     for r in kernel_routes(shell):
         dst = r.get("dst", "")
@@ -107,15 +110,40 @@ def converged(shell: NsShell, site: Site, host: str) -> tuple[bool, str]:
     return not missing, ", ".join(missing)
 
 
+def converge_timeout(site: Site) -> float:
+    """The wait for BGP grows with the sessions it waits for (each host's bgpd opens its own,
+    on the same few CPUs) and with the hosts whose routes must land."""
+    sessions = sum(len(bgp_intent(site, h).neighbors) for h in bgp_hosts(site)) // 2
+    return CONVERGE_TIMEOUT + CONVERGE_PER_SESSION * sessions + \
+        CONVERGE_PER_HOST * len(bgp_hosts(site))
+
+
 def wait_converged(shells: dict[str, NsShell], site: Site,
-                   timeout: float = CONVERGE_TIMEOUT) -> None:
+                   timeout: float | None = None) -> None:
+    """Until every host has converged once (a host that has is not asked again), then once
+    more for all: names each host's stuck sessions and missing routes on timeout."""
+    pending = set(shells)
+    last: dict[str, str] = {}
+
+    def probe(h: str) -> bool:
+        done, what = converged(shells[h], site, h)
+        last[h] = what
+        return done
+
     def all_done():
-        return all(converged(shells[h], site, h)[0] for h in shells)
+        asked = sorted(pending)
+        pending.difference_update(h for h, ok in zip(asked, each(asked, probe)) if ok)
+        if pending:
+            return False
+        everyone = sorted(shells)
+        pending.update(h for h, ok in zip(everyone, each(everyone, probe)) if not ok)
+        return not pending
 
     def describe():
-        return "; ".join(f"{h}: {converged(shells[h], site, h)[1]}" for h in shells
-                         if not converged(shells[h], site, h)[0])
-    wait_until(all_done, timeout, "BGP to converge", interval=0.25, describe=describe)
+        return f"{len(pending)} of {len(shells)} hosts: " + "; ".join(
+            f"{h}: {last.get(h, '?')}" for h in sorted(pending))
+    wait_until(all_done, timeout or converge_timeout(site), "BGP to converge",
+               interval=0.5, describe=describe)
 
 
 # --- lab hooks --------------------------------------------------------------------------------
@@ -130,10 +158,11 @@ def lab_forwarding(site: Site, host: str) -> str:
 def frr_hook(lab, site: Site) -> None:
     """DAEMON hook: FRR with the intended config on every BGP host, forwarding as its role
     leaves it."""
-    for host in bgp_hosts(site):
+    def start(host: str) -> None:
         shell = lab.shell(host)
         shell.run(["sysctl", "-qw", f"net.ipv4.ip_forward={lab_forwarding(site, host)}"])
         start_frr(shell, site, host)
+    each(bgp_hosts(site), start)
 
 
 def frr_converge_hook(lab, site: Site) -> None:

@@ -281,5 +281,5 @@ def hypervisors(site: Site) -> list[str]:
 def libvirt_hook(lab, site: Site) -> None:
     """DAEMON hook: libvirtd, the NAT networks and the guests' domains on every hypervisor
     (before the lab core plugs the guest namespaces into the bridges libvirt made)."""
-    for host in hypervisors(site):
-        start_libvirt(lab.shell(host), site, host)
+    from stackproof.lab.pool import each
+    each(hypervisors(site), lambda host: start_libvirt(lab.shell(host), site, host))

@@ -58,7 +58,9 @@ def openstack_hook(lab, site: Site) -> None:
     shells = {h: lab.shell(h) for h in set(computes) | set(site.with_role("ovs_agent"))
               | set(site.with_role("network_node")) | set(site.with_role("openstack_controller"))}
     nodes.insert_agents(lay, site, real_ovs)
-    for host, shell in shells.items():
+
+    def node(host: str) -> None:
+        shell = shells[host]
         nodes.hide_machine_config(shell)
         nodes.mount_sbin(shell, lay, host)
         if host in computes:
@@ -70,9 +72,10 @@ def openstack_hook(lab, site: Site) -> None:
             nodes.service(shell, name, "start")
         if standins:
             nodes.start_heartbeat(shell, lay, host)
+    from stackproof.lab.pool import each
+    each(sorted(shells), node)
     # nova-compute takes ~10-20 s to import and report: it boots while the APIs come up
-    for host in computes:
-        nodes.service(shells[host], "nova-compute", "start")
+    each(computes, lambda host: nodes.service(shells[host], "nova-compute", "start"))
     timings["nodes"] = time.monotonic() - t1
 
     t1 = time.monotonic()
