@@ -507,8 +507,8 @@ def _path(loc: tuple) -> str:
         elif p == "[key]" or str(p).startswith(("function-", "json-or-python")):
             continue
         else:
-            # a key's own `:` or space would make the line's `path: value` ambiguous
-            p = _clip(str(p), 40).replace(":", "\\x3a").replace(" ", "\\x20")
+            # a key's own `:` would make the line's `path: value` ambiguous
+            p = _clip(str(p), 40).replace(":", "\\x3a")
             out += f".{p}" if out else p
     return out
 

@@ -101,4 +101,4 @@ def test_an_unknown_key_with_a_colon_keeps_the_line_unambiguous(inventory):
     bad = copy.deepcopy(data)
     bad["bgp"]["a: b"] = 1
     (line,) = _problems(bad)
-    assert line == "bgp.a\\x3a\\x20b: 1: unknown field"
+    assert line == "bgp.a\\x3a b: 1: unknown field"
