@@ -268,7 +268,7 @@ class OpenStack(Strict):
     external_network: ExternalNetwork
     tenant_network: TenantNetwork
     router: Text
-    clouds_yaml: LocalPath | None = None      # a clouds.yaml that holds `cloud` (default: the usual places)
+    clouds_yaml: LocalPath | None = None  # a clouds.yaml holding `cloud` (default: usual places)
 
 
 class KubeNode(Strict):
