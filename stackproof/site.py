@@ -82,9 +82,11 @@ class InventoryError(Exception):
 
     def __init__(self, source: str, problems: list[str]):
         self.source = source
-        self.problems = problems
+        # one line each, whatever a value held: control characters shown escaped
+        self.problems = ["".join(c if c.isprintable() else repr(c)[1:-1] for c in p)
+                         for p in problems]
         super().__init__(f"{source}: {len(problems)} problem(s) in the inventory:\n"
-                         + "\n".join(f"  - {p}" for p in problems))
+                         + "\n".join(f"  - {p}" for p in self.problems))
 
 
 class _Problems(ValueError):
