@@ -83,9 +83,11 @@ class InventoryError(Exception):
 
     def __init__(self, source: str, problems: list[str]):
         self.source = source
-        self.problems = problems
+        # one line each, whatever a value held: control characters shown escaped
+        self.problems = ["".join(c if c.isprintable() else repr(c)[1:-1] for c in p)
+                         for p in problems]
         super().__init__(f"{source}: {len(problems)} problem(s) in the inventory:\n"
-                         + "\n".join(f"  - {p}" for p in problems))
+                         + "\n".join(f"  - {p}" for p in self.problems))
 
 
 class _Problems(ValueError):
@@ -278,7 +280,7 @@ class OpenStack(Strict):
     external_network: ExternalNetwork
     tenant_network: TenantNetwork
     router: Text
-    clouds_yaml: LocalPath | None = None      # a clouds.yaml that holds `cloud` (default: the usual places)
+    clouds_yaml: LocalPath | None = None  # a clouds.yaml holding `cloud` (default: usual places)
 
 
 class KubeNode(Strict):
@@ -546,8 +548,8 @@ def _path(loc: tuple) -> str:
         elif p == "[key]" or str(p).startswith(("function-", "json-or-python")):
             continue
         else:
-            # a key's own `:` or space would make the line's `path: value` ambiguous
-            p = _clip(str(p), 40).replace(":", "\\x3a").replace(" ", "\\x20")
+            # a key's own `:` would make the line's `path: value` ambiguous
+            p = _clip(str(p), 40).replace(":", "\\x3a")
             out += f".{p}" if out else p
     return out
 

@@ -101,4 +101,16 @@ def test_an_unknown_key_with_a_colon_keeps_the_line_unambiguous(inventory):
     bad = copy.deepcopy(data)
     bad["bgp"]["a: b"] = 1
     (line,) = _problems(bad)
-    assert line == "bgp.a\\x3a\\x20b: 1: unknown field"
+    assert line == "bgp.a\\x3a b: 1: unknown field"
+
+
+def test_a_validator_message_with_a_control_character_stays_one_line(inventory):
+    """Found by scripts/fuzz_inventory.py: an unknown role `\\x1e` printed raw."""
+    data, _ = inventory
+    host = next(iter(data["hosts"]))
+    bad = copy.deepcopy(data)
+    bad["hosts"][host]["roles"] = ["\x1e", "a\nb"]
+    problems = _problems(bad)
+    assert problems[0].startswith(f"hosts.{host}.roles[0]: \\x1e: unknown role")
+    assert problems[1].startswith(f"hosts.{host}.roles[1]: a\\nb: unknown role")
+    assert all(p.isprintable() for p in problems)
