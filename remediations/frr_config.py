@@ -67,7 +67,8 @@ def plan(ctx, finding) -> Plan:
     running = facts.running_config(remote)
     if facts.processes(remote).alive("bgpd") and running.answered:
         steps.append(WriteFile(
-            host, RELOAD_INPUT, reload_text(ctx.site, host, running.text),
+            host, RELOAD_INPUT, reload_text(ctx.site, host, running.text,
+                                            facts.config_file(remote)),
             "what the daemons will run: their running configuration with the managed lines "
             "changed " + ("(exact: the rendering)" if exact else "and nothing else") +
             "; its forwarding lines are the running ones, so forwarding is not touched",

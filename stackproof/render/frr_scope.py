@@ -332,6 +332,36 @@ def merge_frr_conf(scope: FrrScope, intent: BgpIntent, existing: str | None) -> 
     return _merge_policy(scope, "\n".join(out) + "\n", policy)
 
 
+def _with_file_attributes(scope: FrrScope, merged: str, running: str,
+                          file_text: str | None) -> str:
+    """`merged` plus, for each managed neighbor with no line at all in `running`, the
+    router-level lines of that neighbor that `file_text` holds and the merge does not own
+    (inserted after the neighbor's remote-as line)."""
+    if not file_text:
+        return merged
+    managed = dict(scope.neighbors)
+    present = {key[0] for cl in config_lines(running)
+               if len(cl.path) >= 2 and (key := _neighbor_key(cl.path[-1]))}
+    carry: dict[str, list[str]] = {}
+    for cl in config_lines(file_text):
+        if len(cl.path) != 2 or not _DEFAULT_ROUTER.match(cl.path[0]):
+            continue
+        key = _neighbor_key(cl.path[1])
+        if key is None or key[0] in present or key[0] not in managed:
+            continue
+        if classify(scope, (f"router bgp {scope.asn}", cl.path[1])) == UNMANAGED:
+            carry.setdefault(key[0], []).append(cl.text)
+    if not carry:
+        return merged
+    out = []
+    for line in merged.splitlines():
+        out.append(line)
+        key = _neighbor_key(line.strip())
+        if key and key[1] == "remote-as" and key[0] in carry:
+            out.extend(carry.pop(key[0]))
+    return "\n".join(out) + "\n"
+
+
 def _block_end(lines: list[str], header: int) -> int:
     """Index of the line closing the top-level block opened at `header` (its `exit`), or of
     the next top-level line when the block has no `exit`."""
@@ -384,16 +414,21 @@ def intended_text(site: Site, host: str, existing: str | None) -> str:
 _BANNER = ("Building configuration...", "Current configuration:")
 
 
-def reload_text(site: Site, host: str, running: str) -> str:
+def reload_text(site: Site, host: str, running: str, file_text: str | None = None) -> str:
     """What the daemons should run, from their running configuration: merged, the running
     config with the managed lines changed (so configuration that exists only in memory is
     kept too); exact, the rendering. Either way the running config's forwarding lines stay
-    as they are, so a reload of this text changes no forwarding switch."""
+    as they are, so a reload of this text changes no forwarding switch.
+
+    A managed neighbor that the running config lacks altogether (removed by hand) comes back
+    with the operator's own attributes of it that frr.conf (`file_text`) still holds: its
+    password, description, BFD... (they are unmanaged, so the merge alone never adds them)."""
     lines = [ln for ln in running.splitlines() if ln.strip() not in _BANNER]
     text = "\n".join(lines) + "\n"
     scope = frr_scope(site, host)
     if scope.mode != "exact":
-        return merge_frr_conf(scope, bgp_intent(site, host), text)
+        merged = merge_frr_conf(scope, bgp_intent(site, host), text)
+        return _with_file_attributes(scope, merged, running, file_text)
     kernel = [ln for ln in lines if _FORWARDING.match(ln.strip())]
     rendered = [ln for ln in render_frr_conf(site, host).splitlines()
                 if not _FORWARDING.match(ln.strip())]

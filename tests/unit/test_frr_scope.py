@@ -378,3 +378,23 @@ def test_a_spelling_only_difference_is_no_drift(tmp_path, seed_site):
     got = checks.scoped_difference(frr_scope(seed_site, A),
                                    facts.parse_reload_test(res.returncode, res.stdout))
     assert got.extra == ("router bgp 65000 > timers bgp 4 12",)
+
+
+def test_a_neighbor_removed_by_hand_comes_back_with_its_password_from_frr_conf(seed_site):
+    """The reload input re-adds the neighbor (managed) and, from frr.conf, the operator's
+    password of it (unmanaged): without it the session would sit in Connect."""
+    from stackproof.render.frr_scope import reload_text
+    running = text("healthy", A, "show-running-config")
+    conf = text("healthy", A, "frr.conf")
+    peer = "10.10.10.2"
+    password = next(ln for ln in conf.splitlines() if f"neighbor {peer} password" in ln)
+    # the running config after `no neighbor <peer>`: every line of that neighbor gone
+    removed = "\n".join(ln for ln in running.splitlines()
+                        if not ln.strip().startswith(f"neighbor {peer} ")) + "\n"
+    out = reload_text(seed_site, A, removed, conf).splitlines()
+    remote_as = next(i for i, ln in enumerate(out) if ln.strip().startswith(
+        f"neighbor {peer} remote-as"))
+    assert password in out and out.index(password) == remote_as + 1
+    # a neighbor still in the running config takes nothing from the file
+    assert reload_text(seed_site, A, running, conf).count(password) == \
+        running.count(password)
