@@ -1,5 +1,5 @@
 """Rebuild the external network as the inventory describes it (the report's move from an
-ext-net that collided with a libvirt NAT range to ext-net-new): delete the floating IPs on
+external network that collided with a libvirt NAT range to a new one): delete the floating IPs on
 the old network (Neutron keeps a router's gateway while floating IPs need it), unset the
 router's gateway, delete the subnets and the network, create the network (flat,
 router:external, the physical network) and its subnet (CIDR, gateway, pool, no DHCP), and
@@ -7,10 +7,13 @@ set the router's gateway again.
 
 DESTRUCTIVE: instances lose their floating IPs until the floating-IP scenario attaches them
 again (its remediation creates them with their inventory addresses). Runs only with
---allow-destructive; the plan lists every step. Managed scope: the inventory's external
-network, its subnet and the router's gateway; a floating IP on it that is not an inventory
-instance's blocks the plan (it is never deleted). The new network is created before the old
-one is deleted, except on the same flat physical network (which carries only one).
+--allow-destructive; the plan lists every step.
+
+Managed scope: the inventory's external network, its subnets, the inventory instances'
+floating IPs on it and the inventory router's gateway (rebuilt: destructive); a floating IP
+on it that is not an inventory instance's blocks the plan (it is never deleted); other
+networks, routers and ports are kept. The new network is created before the old one is
+deleted, except on the same flat physical network (which carries only one).
 """
 from __future__ import annotations
 
