@@ -1,9 +1,9 @@
 """The firewall's verdict for one packet, computed from a parsed iptables-save (no host
 access): which rule of which chain decides, following jumps and RETURN as netfilter does.
 
-    verdict(ruleset, "filter", "FORWARD", Packet(src, dst, iif="enp2s0", oif="virbr10"))
+    verdict(ruleset, "filter", "FORWARD", Packet(src, dst, iif="eth1", oif="virbr1"))
     -> Verdict(target="REJECT", path=(("FORWARD", 3, "-j LIBVIRT_FWI"),
-                                      ("LIBVIRT_FWI", 2, "-o virbr10 -j REJECT ...")))
+                                      ("LIBVIRT_FWI", 2, "-o virbr1 -j REJECT ...")))
 
 The packet is a new ICMP echo (what the reachability pings send), so conntrack state matches
 NEW only. A match this module does not understand makes the rule count as not matching, and

@@ -111,7 +111,7 @@ def _is_address(word: str) -> bool:
 
 def classify(scope: FrrScope, path: tuple[str, ...]) -> str:
     """MANAGED, STALE, UNMANAGED or KERNEL for one configuration line, given as its context
-    path without indentation, e.g. ("router bgp 65000", "address-family ipv4 unicast",
+    path without indentation, e.g. ("router bgp 64512", "address-family ipv4 unicast",
     "neighbor 192.0.2.1 next-hop-self"). A leading `no ` (frr-reload's delete form) is
     ignored: `no X` is about X."""
     path = tuple(p.strip() for p in path)
