@@ -14,6 +14,8 @@ the lab README). The ports stand where the servers' ports would be.
 """
 from __future__ import annotations
 
+import ipaddress
+
 import uuid
 from pathlib import Path
 
@@ -54,6 +56,15 @@ def create_external(conn, site: Site, cidr=None, gateway=None, pool=None):
     return net
 
 
+def router_gateway_address(site: Site) -> str:
+    """The first address of the external pool that no inventory floating IP takes."""
+    ext = site.openstack.external_network
+    taken = {str(i.floating_ip) for i in site.instances().values() if i.floating_ip}
+    start, end = int(ext.pool.start), int(ext.pool.end)
+    return next(str(ipaddress.IPv4Address(a)) for a in range(start, end + 1)
+                if str(ipaddress.IPv4Address(a)) not in taken)
+
+
 def create_all(conn, site: Site, bind: bool = True) -> dict[str, str]:
     """Create every resource; returns name -> id of what was made. `bind`: the instance
     ports get their compute host now."""
@@ -65,8 +76,12 @@ def create_all(conn, site: Site, bind: bool = True) -> dict[str, str]:
     sub = conn.network.create_subnet(network_id=ten.id, name=subnet_name(ten.name),
                                      ip_version=4, cidr=str(os_.tenant_network.cidr))
     made[ten.name] = ten.id
-    router = conn.network.create_router(name=os_.router,
-                                        external_gateway_info={"network_id": ext.id})
+    # the router's gateway port takes a pool address Neutron picks at random unless told:
+    # give it one no inventory floating IP uses, or creating those would hit a 409
+    ext_subnet = next(iter(conn.network.subnets(network_id=ext.id)))
+    router = conn.network.create_router(name=os_.router, external_gateway_info={
+        "network_id": ext.id, "external_fixed_ips": [
+            {"subnet_id": ext_subnet.id, "ip_address": router_gateway_address(site)}]})
     conn.network.add_interface_to_router(router, subnet_id=sub.id)
     made[router.name] = router.id
     for name, inst in site.instances().items():
