@@ -1,6 +1,8 @@
 """The README's Allure screenshot is taken here: one fault on the seed lab, a red run and a
-`--remediate` run into one results directory, the single-file HTML report, and headless
-Chromium's picture of its overview page, written to docs/allure-overview.png."""
+`--remediate` run into one results directory (each its own Allure environment through
+`--run-label`: the red run stays red beside the green one), the single-file HTML report with
+the site picture attached, and headless Chromium's picture of its overview page, written to
+docs/allure-overview.png."""
 from __future__ import annotations
 
 import json
@@ -89,10 +91,11 @@ def test_allure_overview_screenshot(seed_lab, run_suite, fault, tmp_path):
     results, report, png = tmp_path / "allure-results", tmp_path / "allure-report", tmp_path / "overview.png"
 
     host = fault(seed_lab, "hostname-drift")
-    red = run_suite(seed_lab, "--alluredir", str(results))
+    red = run_suite(seed_lab, "--alluredir", str(results), "--run-label", "acceptance")
     assert red.rc == 1, red.output
     assert f"test_the_hostname_is_the_inventory_name[{host}]" in red.failed(), red.output
-    green = run_suite(seed_lab, "--remediate", "--alluredir", str(results))
+    green = run_suite(seed_lab, "--remediate", "--alluredir", str(results),
+                      "--run-label", "remediation")
     assert green.rc == 0, green.output
     assert any(ln.startswith("REMEDIATED") and "hostname" in ln for ln in green.remediations()), \
         green.output
@@ -102,13 +105,22 @@ def test_allure_overview_screenshot(seed_lab, run_suite, fault, tmp_path):
     assert gen.returncode == 0, gen.stdout + gen.stderr
     summary = json.loads((report / "summary.json").read_text())
     print("allure summary:", json.dumps(summary["stats"]), summary["status"])
-    # the red run's one failure is kept as a retry of the scenario the --remediate run passed
-    assert summary["stats"].get("passed", 0) > 0 and summary["stats"].get("failed", 0) == 0, summary
+    # before and after: the red run's one failure stays failed in its own environment, the
+    # --remediate run's results pass in theirs; nothing collapses into a retry
+    assert summary["stats"].get("passed", 0) > 0 and summary["stats"].get("failed", 0) == 1, \
+        summary
+    assert summary["retryTests"] == [], summary
     failed = [r for r in map(json.loads, map(Path.read_text, results.glob("*-result.json")))
               if r["status"] == "failed"]
-    assert [({"name": "target", "value": host} in r["labels"], "hostname" in r["name"])
-            for r in failed] == [(True, True)], failed
-    assert summary["retryTests"], summary
+    assert [({"name": "target", "value": host} in r["labels"], "hostname" in r["name"],
+             {"name": "run", "value": "acceptance"} in r["labels"]) for r in failed] == \
+        [(True, True, True)], failed
+    # the site picture, coloured by each run, is a global attachment naming every host
+    svgs = [p for p in results.glob("*-attachment.svg")]
+    assert len(svgs) == 2, sorted(p.name for p in results.iterdir())
+    for svg in svgs:
+        text = svg.read_text().replace("&#45;", "-")
+        assert all(f">{name}<" in text for name in seed_lab.site.hosts), svg.name
 
     with tempfile.TemporaryDirectory(prefix="stackproof-chromium-") as profile:
         shot = subprocess.run(
