@@ -12,7 +12,7 @@ APT_PACKAGES := frr frr-pythontools openssh-server iproute2 iptables openvswitch
 # (e.g. a vendor's kubectl package, which conflicts with Debian's); else Debian's, pinned.
 KUBECTL_DEB := kubernetes-client=1.20.5+really1.20.2-1.1+deb12u1
 
-.PHONY: install install-system install-kubectl install-python install-node install-openstack test unit demo lab-up lab-down report clean
+.PHONY: install install-system install-kubectl install-python install-node install-openstack test test-all unit demo lab-up lab-down report clean
 
 install: install-system install-kubectl install-python install-node install-openstack
 
@@ -46,6 +46,12 @@ unit: install-python
 # Unit tests first (fast, no lab), then the lab integration tests: one worker per lab
 # (seed and four-host side by side).
 test: install
+	$(PYTEST) tests/unit -q -n 2
+	$(PYTEST) tests/lab -q -n 2 --dist loadgroup -m "not slow"
+
+# Everything, also the slow lab tests (a 28-host fleet lab, every persistence fault through
+# reboots on both inventories): much longer than `make test`.
+test-all: install
 	$(PYTEST) tests/unit -q -n 2
 	$(PYTEST) tests/lab -q -n 2 --dist loadgroup
 

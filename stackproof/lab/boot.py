@@ -331,7 +331,13 @@ def _glob(shell: NsShell, pattern: str) -> list[str]:
 
 
 def _sh(shell: NsShell, cmd: str, timeout: float = 60) -> dict:
-    proc = shell.sh(cmd, check=False, timeout=timeout)
+    import subprocess
+    try:
+        proc = shell.sh(cmd, check=False, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # a service whose start waits on another host (an agent on its message bus): the
+        # boot goes on, as init does after a unit's start timeout
+        return {"cmd": cmd, "rc": "timeout", "err": f"still starting after {timeout:.0f} s"}
     return {"cmd": cmd, "rc": proc.returncode,
             **({"err": (proc.stderr or proc.stdout).strip()[:200]} if proc.returncode else {})}
 

@@ -274,6 +274,31 @@ def openstack_node(lab, site: Site, host: str, shell: NsShell, log: bootmod.Boot
                 ["set -e", "sysctl -qw net.ipv4.ip_forward=1", *fip.nat_commands(nat)])))
     if (lay.node_dir(host) / "heartbeat.json").is_file():
         nodes.start_heartbeat(shell, lay, host)
+    message_bus(site, host, shell, log)
+
+
+def message_bus(site: Site, host: str, shell: NsShell, log: bootmod.BootLog) -> None:
+    """On the network node that carries the real agents' bus: RabbitMQ (its users and queues
+    persist in /var/lib/rabbitmq) and neutron-rpc-server from their files, as the node's
+    enabled services would start them; then this node's own agent, whose start gave up
+    while the bus was down (the other nodes' agents reconnect by themselves)."""
+    from stackproof.lab import ovs_real
+    conf = f"{ovs_real.SERVER_DIR}/neutron.conf"
+    if host != ovs_real.bus_host(site) or \
+            shell.run(["test", "-e", conf], check=False).returncode != 0:
+        return
+    ovs_real.launch_rabbitmq(shell)
+    log.add("rabbitmq", **bootmod._sh(shell, ovs_real.as_rabbit(
+        f"timeout 110 {ovs_real.RABBITMQCTL} await_startup"), timeout=120))
+    py = str(ovs_real.venv() / "bin" / "python")
+    server = shlex.join([py, f"{ovs_real.SERVER_DIR}/rpc_server.py", "--config-file", conf,
+                         "--config-file", f"{ovs_real.SERVER_DIR}/ml2_conf.ini"])
+    log.add("neutron-rpc-server", **bootmod._sh(
+        shell, f"cd / && setsid {server} >>/var/log/neutron/rpc-server.log 2>&1 </dev/null &"))
+    if shell.run(["test", "-x", "/etc/init.d/neutron-openvswitch-agent"],
+                 check=False).returncode == 0:
+        log.add("sysv", **bootmod._sh(shell, "service neutron-openvswitch-agent restart",
+                                      timeout=90))
 
 
 def boot(lab, site: Site, name: str, wires: dict[str, Wiring], holder: subprocess.Popen,

@@ -28,7 +28,7 @@ GREEN_TIMEOUT = 120.0           # sessions take a moment to drop and to come bac
 SUMMARY = "stackproof remediations"
 FEATURE = next((ROOT / "features").glob("*bgp.feature"))
 
-pytestmark = [pytest.mark.lab,
+pytestmark = [pytest.mark.lab, pytest.mark.slow,
               pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")]
 
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 # fault -> (scenario, remediation)
 CASES = {
