@@ -470,7 +470,7 @@ def boot_chrony(shell: NsShell, log: BootLog) -> None:
 def boot_sysv(shell: NsShell, log: BootLog) -> None:
     for name in LAB_SYSV_SERVICES:
         if shell.run(["test", "-x", f"/etc/init.d/{name}"], check=False).returncode == 0:
-            log.add("sysv", service=name, **_sh(shell, f"service {name} start", timeout=60))
+            log.add("sysv", service=name, **_sh(shell, f"service {name} start", timeout=20))
 
 
 def enabled_units(shell: NsShell) -> tuple[list[Unit], list[str]]:
