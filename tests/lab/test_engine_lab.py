@@ -61,6 +61,7 @@ def test_a_hung_command_fails_only_its_host_within_the_timeout(seed_lab, run_sui
     assert healed.rc == 0, healed.output
 
 
+@pytest.mark.remediation_fails
 def test_a_restart_that_fails_after_the_write_is_rolled_back(seed_lab, run_suite, fault):
     host = fault(seed_lab, "chrony-default-pool")
     fault(seed_lab, "service-start-fails", host)
