@@ -52,7 +52,6 @@ def any_lab(request):
     return request.getfixturevalue(f"{request.param}_lab")
 
 
-@pytest.hookimpl(tryfirst=True)     # before xdist's own hook reads the group markers
 def pytest_collection_modifyitems(config, items):
     """With pytest-xdist (`-n 2 --dist loadgroup`), every test of one lab runs in the same
     worker, so each worker brings up one lab and the two labs' tests run side by side."""
