@@ -470,7 +470,10 @@ def boot_chrony(shell: NsShell, log: BootLog) -> None:
 def boot_sysv(shell: NsShell, log: BootLog) -> None:
     for name in LAB_SYSV_SERVICES:
         if shell.run(["test", "-x", f"/etc/init.d/{name}"], check=False).returncode == 0:
-            log.add("sysv", service=name, **_sh(shell, f"service {name} start", timeout=20))
+            # in the background, as init does: an agent whose message bus boots on another
+            # node (or later on this one) keeps retrying instead of holding the boot up
+            log.add("sysv", service=name, **_sh(
+                shell, f"setsid service {name} start >/dev/null 2>&1 </dev/null &"))
 
 
 def enabled_units(shell: NsShell) -> tuple[list[Unit], list[str]]:

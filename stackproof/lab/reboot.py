@@ -279,26 +279,26 @@ def openstack_node(lab, site: Site, host: str, shell: NsShell, log: bootmod.Boot
 
 def message_bus(site: Site, host: str, shell: NsShell, log: bootmod.BootLog) -> None:
     """On the network node that carries the real agents' bus: RabbitMQ (its users and queues
-    persist in /var/lib/rabbitmq) and neutron-rpc-server from their files, as the node's
-    enabled services would start them; then this node's own agent, whose start gave up
-    while the bus was down (the other nodes' agents reconnect by themselves)."""
+    persist in /var/lib/rabbitmq) and then neutron-rpc-server from their files, as the node's
+    enabled services would start them. The agents (started in the background at boot)
+    reconnect by themselves once the bus answers."""
     from stackproof.lab import ovs_real
+    from stackproof.lab.ovs import wait_until
     conf = f"{ovs_real.SERVER_DIR}/neutron.conf"
     if host != ovs_real.bus_host(site) or \
             shell.run(["test", "-e", conf], check=False).returncode != 0:
         return
     ovs_real.launch_rabbitmq(shell)
-    log.add("rabbitmq", **bootmod._sh(shell, ovs_real.as_rabbit(
-        f"timeout 110 {ovs_real.RABBITMQCTL} await_startup"), timeout=120))
+    wait_until(lambda: shell.sh(ovs_real.as_rabbit(
+        f"timeout 30 {ovs_real.RABBITMQCTL} await_startup") + " >/dev/null 2>&1",
+        check=False).returncode == 0, ovs_real.SERVER_TIMEOUT,
+        f"[{host}] RabbitMQ to start after the boot", interval=1.0)
+    log.add("rabbitmq", started=True)
     py = str(ovs_real.venv() / "bin" / "python")
     server = shlex.join([py, f"{ovs_real.SERVER_DIR}/rpc_server.py", "--config-file", conf,
                          "--config-file", f"{ovs_real.SERVER_DIR}/ml2_conf.ini"])
     log.add("neutron-rpc-server", **bootmod._sh(
         shell, f"cd / && setsid {server} >>/var/log/neutron/rpc-server.log 2>&1 </dev/null &"))
-    if shell.run(["test", "-x", "/etc/init.d/neutron-openvswitch-agent"],
-                 check=False).returncode == 0:
-        log.add("sysv", **bootmod._sh(shell, "service neutron-openvswitch-agent restart",
-                                      timeout=90))
 
 
 def boot(lab, site: Site, name: str, wires: dict[str, Wiring], holder: subprocess.Popen,
