@@ -1,6 +1,7 @@
 """Run commands inside a lab host: `nsenter` into the namespaces held by the host's init."""
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ class NsShell:
     def run(self, argv: list[str], *, input: str | None = None, check: bool = True,
             timeout: float = 60) -> subprocess.CompletedProcess:
         proc = subprocess.run(self.argv(argv), input=input, capture_output=True, text=True,
-                              timeout=timeout, cwd="/")
+                              timeout=timeout, cwd="/", env=host_env())
         if check and proc.returncode != 0:
             raise LabCommandError(f"[{self.name}] {' '.join(argv)} -> rc {proc.returncode}: "
                                   f"{proc.stderr.strip() or proc.stdout.strip()}")
@@ -44,4 +45,16 @@ class NsShell:
         """Start a long-running process inside the host, detached from our session."""
         with open(log, "ab") as out:
             return subprocess.Popen(self.argv(argv), stdout=out, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, cwd="/", start_new_session=True)
+                                    stdin=subprocess.DEVNULL, cwd="/", start_new_session=True,
+                                    env=host_env())
+
+
+def host_env() -> dict[str, str]:
+    """What a process inside a lab host starts with: the caller's environment without what
+    would reach the host's services from outside (OS_* for oslo.config and openstacksdk,
+    KUBECONFIG, XDG config dirs), and the host's own HOME, as over SSH or at boot."""
+    out = {k: v for k, v in os.environ.items()
+           if not k.startswith("OS_") and k not in ("KUBECONFIG", "XDG_CONFIG_HOME",
+                                                     "XDG_CONFIG_DIRS", "HOME")}
+    out["HOME"] = "/root"
+    return out
