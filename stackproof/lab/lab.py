@@ -471,7 +471,8 @@ class Lab:
         for sub in ("hosts", "ssh", "kube", "openstack"):
             if (d / sub).is_dir():
                 shutil.rmtree(d / sub)
-        for f in ("inventory.yml", ".inventory.yml.tmp", "state.json", "lived-in.json"):
+        for f in ("inventory.yml", ".inventory.yml.tmp", "state.json", "lived-in.json",
+                  "ansible-hosts.yml", "inventory-ansible.yml"):
             (d / f).unlink(missing_ok=True)
         for stray in d.glob(".state.json.*"):
             stray.unlink()
