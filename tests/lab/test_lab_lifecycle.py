@@ -334,7 +334,10 @@ def test_crash_while_hosts_start_then_down(tmp_path):
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
-                if len(LabState.load(state_dir).hosts) >= 2:
+                # hosts are recorded before they start (they start side by side): wait
+                # for two started ones, i.e. two recorded holder processes
+                st = LabState.load(state_dir)
+                if sum(p.role.startswith("holder:") for p in st.processes) >= 2:
                     return
             except (OSError, ValueError):
                 pass
