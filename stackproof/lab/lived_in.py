@@ -420,6 +420,57 @@ def lived_in_guest_hook(lab, site: Site) -> None:
             f"(`lab up --bare` for a clean lab)")
 
 
+def _seed_host(shell, it) -> None:
+    """One host's operator items, seeded again (idempotent): libvirt, FRR, firewall, files."""
+    if it.libvirt:
+        seed_libvirt_network(shell, it.libvirt)
+        seed_libvirt_reservation(shell, it.libvirt)
+    if it.frr:
+        seed_frr(shell, it.frr)
+    seed_iptables(shell, it)
+    seed_files(shell, it)
+
+
+def reseed(lab, host: str | None) -> None:
+    """Put a host's operator items back (after a fault's heal rewrote its files); no-op on
+    a bare lab."""
+    if host is None or not is_lived_in(lab.state_dir):
+        return
+    it = host_items(lab.site).get(host)
+    if it is None:
+        return
+    shell = lab.shell(host)
+    _seed_host(shell, it)
+    if it.frr:
+        clear_session(shell, it.frr)
+
+
+def reseed_all(lab) -> None:
+    """Every host's operator items back (after a remediation removed some: a failed test must
+    not leave the next one a lab that is no longer lived in); no-op on a bare lab. Sessions
+    are cleared once every host has its password again."""
+    if not is_lived_in(lab.state_dir):
+        return
+    items = host_items(lab.site)
+    for host, it in items.items():
+        _seed_host(lab.shell(host), it)
+    for host, it in items.items():
+        if it.frr:
+            clear_session(lab.shell(host), it.frr)
+
+
+def lived_in_guest_hook(lab, site: Site) -> None:
+    """GUEST hook, last: iptables, chrony, nova.conf, the agent's ini, OVS, fstab, kubelet."""
+    if not _wanted(lab):
+        return
+    for host, it in host_items(site).items():
+        shell = lab.shell(host)
+        seed_iptables(shell, it)
+        seed_files(shell, it)
+    lab.say(f"lived-in: operator items seeded on {len(site.hosts)} hosts "
+            f"(`lab up --bare` for a clean lab)")
+
+
 def reseed(lab, host: str | None) -> None:
     """Put a host's operator items back (after a fault's heal rewrote its files); no-op on
     a bare lab."""
