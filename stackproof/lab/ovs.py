@@ -49,6 +49,12 @@ EXTERNAL_PORT = "ext0"           # br-ex's physical port in the lab (a dummy net
 PRIVATE_DIRS = ("/etc/openvswitch", "/var/lib/openvswitch", RUN, "/etc/neutron")
 START_TIMEOUT = 20.0
 READY_LINE = "Agent initialized successfully"
+# The real agent logs this once its first loop has synced its tunnels with the server (the
+# ports of the agent before it stay in OVS, so the layout alone does not tell a restart's
+# sync apart); the stand-in builds everything before READY_LINE.
+FIRST_SYNC_LINE = "Agent rpc_loop - iteration:0 completed"
+# `service ... restart`: the stop's 10 s plus the real agent's start (ovs_real.AGENT_TIMEOUT)
+SERVICE_TIMEOUT = 240.0
 
 
 def _common():
@@ -216,7 +222,46 @@ def write_agent_files(shell: NsShell, site: Site, host: str) -> None:
 
 
 def agent_service(shell: NsShell, action: str, check: bool = True):
-    return shell.run(["service", AGENT_SERVICE, action], check=check, timeout=60)
+    return shell.run(["service", AGENT_SERVICE, action], check=check, timeout=SERVICE_TIMEOUT)
+
+
+def _log_size(shell: NsShell) -> int:
+    out = shell.run(["stat", "-c", "%s", AGENT_LOG], check=False).stdout.strip()
+    return int(out) if out.isdigit() else 0
+
+
+def restart_reacted(shell: NsShell, timeout: float = 180.0) -> str:
+    """Restart the agent on a configuration it may refuse and return its reaction: the
+    ready line, its first ERROR/CRITICAL line, or that it exited. The real agent that
+    refuses a local_ip logs the error but does not exit (its privsep helper keeps it alive),
+    so the init script's wait for 'initialized' would only time out: the start runs in the
+    background here and the log decides."""
+    agent_service(shell, "stop")
+    offset = _log_size(shell)
+    shell.sh(f"setsid service {AGENT_SERVICE} start >/dev/null 2>&1 </dev/null &")
+
+    def reaction() -> str | None:
+        log = shell.run(["tail", "-c", f"+{offset + 1}", AGENT_LOG], check=False).stdout
+        for line in log.splitlines():
+            if READY_LINE in line or " ERROR " in line or " CRITICAL " in line:
+                return line
+        if log and not agent_running(shell):
+            return "the agent exited"
+        return None
+    return wait_until(reaction, timeout, "the agent's reaction to its new configuration",
+                      interval=0.5)
+
+
+def restart_synced(shell: NsShell, timeout: float = 180.0) -> None:
+    """Restart the agent and return once it has finished its first loop (its tunnel sync):
+    a fault injected right after cannot be undone by the restarted agent's late sync."""
+    offset = _log_size(shell)
+    agent_service(shell, "restart")
+
+    def synced() -> bool:
+        log = shell.run(["tail", "-c", f"+{offset + 1}", AGENT_LOG], check=False).stdout
+        return FIRST_SYNC_LINE in log or "neutron.plugins.ml2" not in log
+    wait_until(synced, timeout, "the agent's first loop after its restart", interval=0.5)
 
 
 def agent_running(shell: NsShell) -> bool:

@@ -68,7 +68,7 @@ def test_every_ovs_agent_host_has_the_agents_layout(any_lab):
         assert labovs.agent_running(shell)
         log = shell.run(["cat", labovs.AGENT_LOG]).stdout
         assert "neutron.plugins.ml2.drivers.openvswitch.agent" in log      # the real one
-        labovs.agent_service(shell, "restart")
+        labovs.restart_synced(shell)
         agents = agent_processes(shell)
         assert len(agents) == 1, agents
         show = shell.run(["ovs-vsctl", "show"]).stdout

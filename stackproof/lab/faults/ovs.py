@@ -31,7 +31,7 @@ def _vsctl(lab, host, *args: str) -> None:
 def _restore(lab, site, host) -> None:
     shell = lab.shell(_need(host))
     labovs.write_file(shell, AGENT_INI, render_agent_ini(site, host), mode=0o640)
-    labovs.agent_service(shell, "restart")
+    labovs.restart_synced(shell)
     # the real agent makes its tunnels in its first loops after 'initialized': wait for the
     # full mesh (hosts without l2_population), so the next fault starts from a whole layout
     if host not in site.overlay.l2_population:
@@ -44,7 +44,7 @@ def _edit_ini(lab, site, host, edit) -> None:
     text = shell.run(["cat", AGENT_INI]).stdout
     labovs.write_file(shell, AGENT_INI, edit(text), mode=0o640)
     # the agent may refuse the new ini (a local_ip not on the host): that is the fault
-    labovs.agent_service(shell, "restart", check=False)
+    labovs.restart_reacted(shell)
 
 
 def wrong_local_ip(site, host) -> str:
