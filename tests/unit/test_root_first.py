@@ -10,6 +10,7 @@ import types
 
 import pytest
 
+from fakes import TerminalRecorder  # noqa: E402  (tests/unit on the path)
 from stackproof import outcome as compliance
 from stackproof import plugin, suite
 from stackproof.finding import Cause, Finding
@@ -170,22 +171,11 @@ def test_plan_mode_never_settles(seed_site):
 
 
 # --- what the operator reads: the summary, the compliance JSON, the verdict ----------------
-class _TerminalRecorder:
-    def __init__(self):
-        self.lines: list[str] = []
-
-    def section(self, title, sep="=", **kw):
-        self.lines.append(f"== {title}")
-
-    def write_line(self, line, **kw):
-        self.lines.append(line)
-
-
 def _summary(engine) -> list[str]:
     config = types.SimpleNamespace(stash=pytest.Stash())
     config.stash[plugin.REMEDY_KEY] = engine
     config.stash[plugin.STARTED_KEY] = time.monotonic()
-    tr = _TerminalRecorder()
+    tr = TerminalRecorder()
     plugin.pytest_terminal_summary(tr, config)
     start = tr.lines.index("== stackproof remediations")
     end = next((i for i in range(start + 1, len(tr.lines)) if tr.lines[i].startswith("==")),
