@@ -55,6 +55,12 @@ class FixedCauses:
         for c, h in keys:
             self._fixed[(c, h)] = FixedCause(c, h, finding.remediation, at, settle)
 
+    def cleared(self, check: str | None, host: str, root: FixedCause) -> None:
+        """A symptom that cleared holds because of `root`: its own symptoms (routes after
+        a session) are symptoms of that root, with the root's deadline."""
+        if check:
+            self._fixed.setdefault((check, host), root)
+
     def cause_of(self, finding: Finding, check: str | None, host: str) -> FixedCause | None:
         """The fixed cause this finding names, unless it names its own scenario."""
         c = finding.caused_by

@@ -300,6 +300,8 @@ class Remedy:
         self.outcomes.append(outcome)
         report.attach_text(f"outcome: {finding.remediation}", redact(self.describe(outcome)))
         if outcome.status == "cleared":
+            self.fixed.cleared(self.current_check, self.current_target or finding.host,
+                               outcome.cleared_after)
             report.mark_cleared(outcome.cleared_after.describe(), outcome.detail)
             return
         if outcome.status != "remediated":

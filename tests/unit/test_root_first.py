@@ -246,3 +246,23 @@ def test_a_run_where_only_symptoms_cleared_is_still_a_fix():
     assert suite.verdict(report, 0).code == suite.EXIT_REMEDIATED
     old = {"totals": {"passed": 1, "remediated": 0, "failed": 0, "skipped": 0, "checks": 1}}
     assert suite.verdict(old, 0).code == suite.EXIT_HEALTHY    # a report from before `cleared`
+
+
+def test_a_symptom_of_a_cleared_symptom_clears_after_the_same_root(seed_site):
+    """Routes missing because a session was down, the session down because bgpd was off:
+    both clear once bgpd is fixed, and both name bgpd as what they cleared after."""
+    lab = Lab(seed_site, settles_after=1, symptom_settle=5.0)
+    lab.run(CAUSE_CHECK, lab.root, lab.cause_check)
+    lab.run(SYMPTOM_CHECK, lab.leaf, lab.symptom_check)
+
+    def routes() -> Finding | None:
+        lab.seen["routes"] = lab.seen.get("routes", 0) + 1
+        if lab.seen["routes"] > 1:
+            return None
+        return Finding("bgp_session", lab.leaf, "prefix missing", {"mode": "soft"},
+                       caused_by=Cause(SYMPTOM_CHECK, lab.leaf, "bgp_session"))
+    lab.run("bgp.prefixes-learned", lab.leaf, routes)
+    assert lab.planned == ["frr_enable_bgpd"]
+    last = lab.engine.outcomes[-1]
+    assert last.status == "cleared"
+    assert (last.cleared_after.check, last.cleared_after.host) == (CAUSE_CHECK, lab.root)
