@@ -25,6 +25,9 @@ export default defineConfig({
   categories: {
     rules: [
       { name: "Remediated", matchers: [(d) => d.status === "passed" && label(d, "remediation")] },
+      // symptoms that held once their root cause was fixed: their own fix never ran
+      { name: "Cleared when their root cause was fixed", matchers: [(d) =>
+          d.status === "passed" && label(d, "cleared_after")] },
       { name: "Root causes", matchers: [(d) => d.status !== "passed" &&
           label(d, "finding", "root-cause")] },
       { name: "Symptoms (caused elsewhere)", matchers: [(d) => d.status !== "passed" &&

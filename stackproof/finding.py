@@ -9,9 +9,12 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Cause:
-    """The finding that explains another: its stable check id and host (a symptom's root)."""
+    """The finding that explains another: its stable check id and host (a symptom's root).
+    `fix` is the remediation that fixes the cause itself, when the check knows it: a
+    symptom's finding that carries this same remediation fixes its cause at the root."""
     check: str
     host: str
+    fix: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

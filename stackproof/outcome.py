@@ -7,7 +7,9 @@ stable check id), and every (check, host) pair says how the site compares with i
      "message": "...", "remediation": {"id": "bgp_session", "status": "remediated",
      "plan": "..."}, "cause": {"host": "hv2"}, "duration": 0.41, "nodeid": "..."}
 
-status is one of passed, failed, remediated (failed first, passed after its fix), skipped.
+status is one of passed, failed, remediated (failed first, passed after its fix), cleared
+(a symptom, failed first, that held once its root cause was fixed: its own remediation did
+not run; "cause" names that root), skipped.
 The file also holds the totals and the remote commands per host. Written with
 `--stackproof-json FILE` (the `stackproof check|fix|plan --json FILE` commands pass it);
 `stackproof.cli` reads it to pick its exit code. Every text is redacted.
@@ -26,7 +28,9 @@ from stackproof.redact import redact
 
 JSON_KEY = pytest.StashKey[dict]()
 SCHEMA = "stackproof.compliance/1"
-STATUSES = ("passed", "failed", "remediated", "skipped")
+STATUSES = ("passed", "failed", "remediated", "cleared", "skipped")
+# red first, green at the end of the run: what the cause tree lists and `fix` counts as fixed
+FIXED = ("remediated", "cleared")
 
 
 @dataclass
@@ -94,6 +98,8 @@ def pytest_runtest_makereport(item, call):
             ("remediated", "true" if outcome and outcome.status == "remediated" else "false"))
         if outcome is not None:
             item.user_properties.append(("remediation", outcome.finding.remediation))
+        if outcome is not None and outcome.status == "cleared":
+            item.user_properties.append(("cleared_after", outcome.cleared_after.describe()))
     report = yield
     state = item.config.stash.get(JSON_KEY, None)
     if state is not None:
@@ -125,8 +131,8 @@ def _record(item, report, collected: _Collected) -> None:
         plan = outcome.plan.render() if outcome.plan is not None else ""
         rec.remediation = {"id": outcome.finding.remediation, "status": outcome.status,
                            "detail": redact(outcome.detail), "plan": redact(plan)}
-        if rec.status == "passed" and outcome.status == "remediated":
-            rec.status = "remediated"
+        if rec.status == "passed" and outcome.status in FIXED:
+            rec.status = outcome.status
             rec.message = redact(f"{finding.host}: {finding.message}")
     elif finding is not None and rec.status == "failed":
         rec.remediation = {"id": finding.remediation, "status": "not run", "detail": "",
@@ -139,6 +145,9 @@ def _record(item, report, collected: _Collected) -> None:
             rec.cause = {"check": caused_by.check, "host": caused_by.host}
         elif on and on != finding.host:
             rec.cause = {"check": None, "host": on}
+    if outcome is not None and outcome.status == "cleared":
+        c = outcome.cleared_after           # the fixed root it cleared after
+        rec.cause = {"check": c.check, "host": c.host}
 
 
 def _first_lines(text: str, limit: int = 2000) -> str:
@@ -156,7 +165,7 @@ def compliance_report(collected: _Collected, remedy, elapsed: float) -> dict:
         "remediations": {
             status: sum(1 for r in records
                         if r["remediation"] and r["remediation"]["status"] == status)
-            for status in ("remediated", "failed", "planned", "refused")},
+            for status in ("remediated", "cleared", "failed", "planned", "refused")},
         "remote_commands": {"per_host": dict(sorted(counts.items())),
                             "total": sum(counts.values())},
         "elapsed_s": round(elapsed, 2),
@@ -169,7 +178,7 @@ def cause_tree(records: list[dict]) -> list[str]:
     """Root causes first, each with its symptoms beneath (as Alertmanager's inhibition
     shows them): a symptom is a red or remediated check whose finding names another as its
     cause; a cause this run did not check still heads its symptoms."""
-    red = [r for r in records if r["status"] in ("failed", "remediated")]
+    red = [r for r in records if r["status"] in ("failed", *FIXED)]
     if not red:
         return []
     key = lambda r: (r["check"], r["host"])           # noqa: E731

@@ -39,6 +39,8 @@ def host_states(report: dict | None) -> dict[str, HostState]:
     failed: dict[str, set[str]] = {}
     for r in report.get("checks", []):
         host, status = r.get("host"), r.get("status")
+        # a symptom that cleared once its root cause was fixed was red too: orange
+        status = "remediated" if status == "cleared" else status
         if not host or status not in rank:
             continue
         if rank[status] > rank.get(worst.get(host, ""), 0):

@@ -174,7 +174,10 @@ def pytest_generate_tests(metafunc):
 def pytest_runtest_setup(item):
     remedy = item.config.stash.get(REMEDY_KEY, None)
     if remedy is not None:
+        from stackproof.outcome import check_id, target_of
         remedy.current_nodeid = item.nodeid
+        # what a fixed cause is recorded under, and what a symptom's `caused_by` names
+        remedy.current_check, remedy.current_target = check_id(item), target_of(item)
 
 
 def pytest_terminal_summary(terminalreporter, config):
@@ -195,7 +198,13 @@ def pytest_terminal_summary(terminalreporter, config):
 
     if remedy.outcomes:
         section("stackproof remediations")
+        cleared = [o for o in remedy.outcomes if o.status == "cleared"]
         for o in remedy.outcomes:
+            if o.status == "cleared":      # no remediation ran: the check id, and its cause
+                c = o.cleared_after
+                line(f"{'CLEARED':<10} {o.check or '?':<24} {o.finding.host:<18} "
+                     f"after {c.check} on {c.host}")
+                continue
             line(f"{o.status.upper():<10} {o.finding.remediation:<24} "
                  f"{o.finding.host:<18} {o.detail}")
             if o.plan is not None and o.status in ("planned", "refused"):
@@ -203,6 +212,9 @@ def pytest_terminal_summary(terminalreporter, config):
                 # so a secret spanning lines, a PEM block, is seen as one)
                 for plan_line in redact(o.plan.render()).splitlines():
                     line(f"    {plan_line}")
+        if cleared:
+            line(f"{len(cleared)} symptom{'s' if len(cleared) != 1 else ''} cleared on "
+                 f"{'their' if len(cleared) != 1 else 'its'} own")
     backups = [(o, b) for o in remedy.outcomes for b in getattr(o, "backups", ())]
     if backups:
         # one line per remediation above; the files it replaced, kept per run, here

@@ -5,6 +5,10 @@ A check is a pure function of facts that returns a `Finding` (or None when the f
 asks the remediation module for a Plan, attaches it, applies it (backing up and writing
 files atomically, validating first), drops the touched hosts' cached facts and polls the
 same check until it holds or the deadline passes.
+
+Root causes first: a finding whose `caused_by` names a cause this run already fixed is a
+symptom that may clear on its own; it is re-verified (fresh facts, polled until its cause's
+settle time is up) before its own remediation is planned, and ends `cleared` if it holds.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from typing import Any, Callable, Protocol
 
 from stackproof import report
 from stackproof.finding import Finding  # noqa: F401  (re-exported: checks used to import it here)
+from stackproof.fixed_causes import SYMPTOM_SETTLE, FixedCause, FixedCauses
 from stackproof.redact import redact
 from stackproof import hostlock
 from stackproof.facts import FactError, ReadFailed, read_file  # noqa: F401  (for remediations)
@@ -202,11 +207,14 @@ class Written:
 class Outcome:
     finding: Finding
     plan: Plan | None
-    status: str            # remediated | failed | planned | refused
+    status: str            # remediated | cleared | failed | planned | refused
     detail: str = ""
     nodeid: str = ""
     backups: list[str] = field(default_factory=list)       # "host:path" of every backup
     rolled_back: list[str] = field(default_factory=list)   # what a failed plan undid
+    check: str | None = None       # the scenario's stable check id (None outside scenarios)
+    # cleared: the fixed cause it cleared after (its own remediation never ran)
+    cleared_after: FixedCause | None = None
 
 
 def new_run_id() -> str:
@@ -236,7 +244,7 @@ class Remedy:
                  extras: dict | None = None, poll_interval: float = 0.5,
                  run_id: str | None = None, lock_wait: float = 120.0,
                  lock_path: str = hostlock.LOCK_PATH, backup_root: str = BACKUP_ROOT,
-                 host_locks: bool = True):
+                 host_locks: bool = True, symptom_settle: float = SYMPTOM_SETTLE):
         self.site, self.fleet, self.registry = site, fleet, registry
         self.remediate, self.plan_only = remediate, plan_only
         self.allow_destructive = allow_destructive
@@ -245,6 +253,12 @@ class Remedy:
         self.outcomes: list[Outcome] = []
         self.findings: list[tuple[str, Finding]] = []     # (node id, finding), for reports
         self.current_nodeid = ""
+        # the scenario running now (the plugin sets all three per item): a fixed cause is
+        # recorded under the check id and host its symptoms' `caused_by` names
+        self.current_check: str | None = None
+        self.current_target: str | None = None
+        self.fixed = FixedCauses()
+        self.symptom_settle = symptom_settle     # the cap on a cause's settle time
         self.run_id = run_id or new_run_id()
         self.ctx.run_id, self.ctx.backup_root = self.run_id, backup_root
         self.lock_wait, self.lock_path, self.backup_root = lock_wait, lock_path, backup_root
@@ -277,14 +291,67 @@ class Remedy:
         report.attach_text("finding", f"{finding.host}: {finding.message}")
         if not (self.remediate or self.plan_only):
             pytest.fail(f"{finding.host}: {finding.message}", pytrace=False)
-        outcome = self._remediate(finding, check)
+        outcome = None
+        if self.remediate and not self.plan_only:
+            outcome, finding = self._settle(finding, check)
+        if outcome is None:
+            outcome = self._remediate(finding, check)
+        outcome.check = self.current_check
         self.outcomes.append(outcome)
         report.attach_text(f"outcome: {finding.remediation}", redact(self.describe(outcome)))
+        if outcome.status == "cleared":
+            self.fixed.cleared(self.current_check, self.current_target or finding.host,
+                               outcome.cleared_after)
+            report.mark_cleared(outcome.cleared_after.describe(), outcome.detail)
+            return
         if outcome.status != "remediated":
             pytest.fail(redact(f"{finding.host}: {finding.message}\n  remediation "
                                f"{finding.remediation} {outcome.status}: {outcome.detail}"),
                         pytrace=False)
+        self._record_fixed(finding)
         report.mark_remediated(finding.remediation, outcome.detail)
+
+    def _record_fixed(self, finding: Finding) -> None:
+        module = self.registry.get(finding.remediation)
+        settle = min(getattr(module, "VERIFY_TIMEOUT", SYMPTOM_SETTLE), self.symptom_settle)
+        self.fixed.record(self.current_check, self.current_target or finding.host, finding,
+                          settle)
+
+    def _settle(self, finding: Finding, check) -> tuple[Outcome | None, Finding]:
+        """A symptom of a cause fixed in this run: poll its check on fresh facts until it
+        holds (`cleared`, no remediation planned) or the cause's settle time is up (None:
+        its own remediation runs, planned on the last finding)."""
+        cause = self.fixed.cause_of(finding, self.current_check,
+                                    self.current_target or finding.host)
+        if cause is None:
+            return None, finding
+        hosts = {finding.host, cause.host, (finding.params or {}).get("on")}
+        while True:
+            self._refresh(hosts)     # at least one look at fresh facts, even past the deadline
+            try:
+                remaining = check()
+            except Exception as exc:     # the remediation path reports a broken read itself
+                log.info("re-check of %s after %s: %s", finding.host, cause.describe(),
+                         _reason(exc))
+                return None, finding
+            if remaining is None:
+                return Outcome(finding, None, "cleared", f"cleared on its own after "
+                               f"{cause.describe()} was remediated", self.current_nodeid,
+                               cleared_after=cause), finding
+            finding = remaining
+            if time.monotonic() >= cause.deadline:
+                report.attach_text("finding after its cause's fix", f"{finding.host}: "
+                                   f"{finding.message}")
+                return None, finding
+            time.sleep(self.poll_interval)
+
+    def _refresh(self, hosts) -> None:
+        """Drop these hosts' cached facts and the API fact sources before a re-check."""
+        for host in hosts:
+            if host in self.site.hosts:
+                self.fleet[host].invalidate()
+        for source in self.sources:
+            source.invalidate()
 
     @staticmethod
     def describe(o: Outcome) -> str:
@@ -463,11 +530,7 @@ class Remedy:
         return done
 
     def _invalidate(self, plan: Plan, finding: Finding) -> None:
-        for host in plan.hosts | {finding.host}:
-            if host in self.site.hosts:
-                self.fleet[host].invalidate()
-        for source in self.sources:
-            source.invalidate()
+        self._refresh(plan.hosts | {finding.host})
 
     def _verify(self, plan: Plan, finding: Finding, check, timeout: float) -> Finding | None:
         deadline = time.monotonic() + timeout

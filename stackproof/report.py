@@ -9,6 +9,8 @@ Helpers (no-ops when Allure is not active, i.e. no `--alluredir`; never an error
     step(title)                      context manager: a nested Allure step
     mark_remediated(remediation_id, detail="")   tag `remediated` + label `remediation`
                                      + a step "remediated by <id>: <detail>"
+    mark_cleared(cause, detail="")   tag `cleared` + label `cleared_after=<cause>` + a step
+                                     (a symptom that held once its root cause was fixed)
 
 An attachment lands under the Allure item open at that moment: inside a pytest-bdd step
 function that is the Gherkin step; in a `step()` block, that step; in `pytest_bdd_step_error`
@@ -51,6 +53,7 @@ from stackproof.redact import MASK, install_log_redaction, is_secret_key, redact
 
 __all__ = ["TARGET_LABEL", "REMEDIATION_LABEL", "REMEDIATED_TAG", "allure_active",
            "attach_text", "attach_json", "attach_svg", "label_target", "label_check", "label_cause", "label_run", "step", "mark_remediated",
+           "mark_cleared", "CLEARED_TAG", "CLEARED_LABEL",
            "RedactingFileLogger"]
 
 TARGET_LABEL = "target"          # not `host`: allure-pytest-bdd sets host = runner's name
@@ -59,6 +62,8 @@ CHECK_LABEL = "check"
 FINDING_LABEL = "finding"        # root-cause | symptom
 RUN_LABEL = "run"                # --run-label: acceptance, remediation, ...            # the scenario's stable check id (features: @check:<id>)
 REMEDIATED_TAG = "remediated"
+CLEARED_TAG = "cleared"              # passed once its root cause was fixed, no fix of its own
+CLEARED_LABEL = "cleared_after"      # the cause: "<check id> on <host>"
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +216,18 @@ def mark_remediated(remediation_id: str, detail: str = "") -> None:
     allure.dynamic.label(REMEDIATION_LABEL, remediation_id)
     title = f"remediated by {remediation_id}" + (f": {detail}" if detail else "")
     with allure.step(redact(title)):
+        pass
+
+
+def mark_cleared(cause: str, detail: str = "") -> None:
+    """Make a symptom that passed because its root cause was fixed (its own remediation
+    never ran) stand out in Allure: tag `cleared`, label `cleared_after=<cause>`, and a
+    passed step saying so."""
+    if _current_test_result() is None:
+        return
+    allure.dynamic.tag(CLEARED_TAG)
+    allure.dynamic.label(CLEARED_LABEL, cause)
+    with allure.step(redact(detail or f"cleared on its own after {cause} was remediated")):
         pass
 
 

@@ -7,7 +7,8 @@ turns the run into an exit code an operator or a CI job can act on:
     0  healthy, nothing applied
     1  findings left (including a plan that shows fixes it did not apply)
     2  usage or inventory error
-    3  was red, remediated, green now
+    3  was red, remediated, green now (symptoms that cleared once their root cause was
+       fixed count as remediated)
 
 Plain `pytest features/` keeps working unchanged; this only wraps it.
 """
@@ -48,11 +49,13 @@ def verdict(report: dict | None, pytest_rc: int) -> Verdict:
     if pytest_rc == PYTEST_NO_TESTS or report["totals"]["checks"] == 0:
         return Verdict(EXIT_USAGE, "no check was selected")
     t = report["totals"]
-    counts = (f"{t['passed']} passed, {t['remediated']} remediated, {t['failed']} failed, "
-              f"{t['skipped']} skipped")
+    cleared = t.get("cleared", 0)         # absent from reports written before it existed
+    counts = (f"{t['passed']} passed, {t['remediated']} remediated, "
+              + (f"{cleared} cleared on their own, " if cleared else "")
+              + f"{t['failed']} failed, {t['skipped']} skipped")
     if t["failed"]:
         return Verdict(EXIT_FINDINGS, f"findings left: {counts}")
-    if t["remediated"]:
+    if t["remediated"] or cleared:
         return Verdict(EXIT_REMEDIATED, f"was red, remediated, green now: {counts}")
     return Verdict(EXIT_HEALTHY, f"healthy: {counts}")
 

@@ -224,13 +224,14 @@ CAUSE_CHECKS = {"frr_enable_bgpd": "bgp.frr-running", "frr_running": "bgp.frr-ru
 
 def _cause(cause: Finding, host: str) -> Cause:
     return cause.caused_by or Cause(CAUSE_CHECKS.get(cause.remediation, "bgp.config-matches"),
-                                    host)
+                                    host, cause.remediation)
 
 
 def _because_frr(not_ready: Finding, host: str) -> Finding:
     """FRR not running here explains this check's failure: the same finding (the same fix),
     named as a symptom of the FRR scenario on this host."""
-    return replace(not_ready, caused_by=not_ready.caused_by or Cause("bgp.frr-running", host))
+    return replace(not_ready, caused_by=not_ready.caused_by or
+                   Cause("bgp.frr-running", host, not_ready.remediation))
 
 
 def _on(cause: Finding, host: str, peer: str, message: str, seen: dict) -> Finding:
@@ -376,7 +377,8 @@ def prefixes_learned(site: Site, remote: Remote, peers: Peers | None = None
     if session is not None:
         return Finding(session.remediation, host, f"{message}; {session.message}",
                        session.params, {**seen, **session.facts},
-                       caused_by=session.caused_by or Cause("bgp.neighbors-established", host))
+                       caused_by=session.caused_by or
+                       Cause("bgp.neighbors-established", host, session.remediation))
     # 3. the origin does not announce it: its configuration, or no such connected network
     for p in bad:
         cause = _peer_cause(site, peers, p.origin)

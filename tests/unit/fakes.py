@@ -26,3 +26,16 @@ def stage_locally(step, backup_root, run_id: str = "t", seq: int = 1):
     os.chmod(names.tmp, 0o600)
     stage, commit = write_file_commands(step, names)
     return names, stage, commit
+
+
+class TerminalRecorder:
+    """What pytest's TerminalReporter offers the summary hooks: section() and write_line()."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+
+    def section(self, title, sep="=", **kw):
+        self.lines.append(f"== {title}")
+
+    def write_line(self, line, **kw):
+        self.lines.append(line)

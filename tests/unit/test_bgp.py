@@ -563,3 +563,18 @@ def test_a_network_down_on_its_host_is_caused_by_libvirt(seed_site):
     remotes, peers = fleet("network-down", A, B)
     f = checks.prefixes_learned(seed_site, remotes[B], peers)
     assert f.caused_by == Cause("libvirt.networks-active", A)
+
+
+def test_a_symptom_carrying_its_causes_own_fix_says_so(seed_site):
+    """The engine records the cause as fixed too when such a symptom is remediated (root
+    causes first); a symptom with a fix of its own (or none) does not claim the cause."""
+    from stackproof.fixed_causes import fixed_at_root
+    remotes, peers = fleet("bgpd-off", A, C)
+    on_peer = checks.neighbors_established(seed_site, remotes[A], peers)
+    assert on_peer.params["on"] == C and on_peer.caused_by.fix == on_peer.remediation
+    assert fixed_at_root(on_peer)
+    here = checks.running_config_matches(seed_site, Captured("bgpd-off", C))
+    assert fixed_at_root(here)
+    remotes, peers = fleet("network-down", A, B)
+    blocked = checks.prefixes_learned(seed_site, remotes[B], peers)
+    assert blocked.caused_by.fix is None and not fixed_at_root(blocked)

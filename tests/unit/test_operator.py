@@ -114,8 +114,8 @@ def test_compliance_report_totals_and_summary():
                     remediation={"id": "frr_enable_bgpd", "status": "not run", "detail": "",
                                  "plan": ""}),
         CheckRecord("time.chrony-source", "c", "n3", status="skipped", message="no server"))
-    assert report["totals"] == {"passed": 0, "failed": 1, "remediated": 1, "skipped": 1,
-                                "checks": 3}
+    assert report["totals"] == {"passed": 0, "failed": 1, "remediated": 1, "cleared": 0,
+                                "skipped": 1, "checks": 3}
     assert report["complies"] is False
     assert report["remediations"]["remediated"] == 1
     # a cause named by host only is matched to that host's own red check

@@ -39,6 +39,10 @@ def test_colours_follow_the_run(site):
     assert BADGE["failed"] in svg and BADGE["remediated"] in svg
     assert RED in svg                    # the failed host's BGP sessions are red edges
     assert render_svg(site, {"checks": []}).count(RED) == 0
+    # a symptom that cleared once its root cause was fixed was red too: orange, like a fix
+    cleared = host_states({"checks": [
+        {"host": a, "check": "bgp.neighbors-established", "status": "cleared"}]})
+    assert cleared[a].status == "remediated" and not cleared[a].failed_checks
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium missing")

@@ -15,6 +15,7 @@ import types
 
 import pytest
 
+from fakes import TerminalRecorder  # noqa: E402  (tests/unit on the path)
 from stackproof.redact import MASK, redact
 
 
@@ -230,19 +231,6 @@ def test_frr_neighbor_password():
 
 # --- the terminal summary ----------------------------------------------------------------------
 
-class _TerminalRecorder:
-    """What pytest's TerminalReporter offers the summary hook: section() and write_line()."""
-
-    def __init__(self):
-        self.lines: list[str] = []
-
-    def section(self, title, sep="=", **kw):
-        self.lines.append(f"== {title}")
-
-    def write_line(self, line, **kw):
-        self.lines.append(line)
-
-
 def test_terminal_summary_redacts_every_line(inventory):
     _, site = inventory
     from stackproof import plugin
@@ -264,7 +252,7 @@ def test_terminal_summary_redacts_every_line(inventory):
     config = types.SimpleNamespace(stash=pytest.Stash())
     config.stash[plugin.REMEDY_KEY] = remedy
     config.stash[plugin.STARTED_KEY] = time.monotonic()
-    tr = _TerminalRecorder()
+    tr = TerminalRecorder()
     plugin.pytest_terminal_summary(tr, config)
     printed = "\n".join(tr.lines)
     assert pw not in printed and key not in printed
