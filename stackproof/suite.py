@@ -60,6 +60,18 @@ def verdict(report: dict | None, pytest_rc: int) -> Verdict:
     return Verdict(EXIT_HEALTHY, f"healthy: {counts}")
 
 
+# Plugins a suite run never needs: hypothesis's (a test-only dependency whose plugin costs
+# 0.8 s of every start) and randomly's (the features' order puts causes before symptoms).
+QUIET_START = ("-p", "no:hypothesispytest", "-p", "no:randomly")
+
+
+def pytest_command(features: str | Path, inventory: str | Path, *args: str,
+                   python: str = sys.executable) -> list[str]:
+    """`pytest FEATURES --inventory FILE ARGS` as every wrapper and lab test runs it."""
+    return [python, "-m", "pytest", str(features), "--inventory", str(inventory),
+            *QUIET_START, *args]
+
+
 def run(mode: str, inventory: str | None, json_path: str | None, pytest_args: list[str],
         *, python: str = sys.executable) -> int:
     if not inventory:
@@ -77,8 +89,8 @@ def run(mode: str, inventory: str | None, json_path: str | None, pytest_args: li
         return EXIT_USAGE
     with tempfile.TemporaryDirectory(prefix="stackproof-") as tmp:
         out = Path(json_path) if json_path else Path(tmp) / "compliance.json"
-        cmd = [python, "-m", "pytest", str(features), "--inventory", str(Path(inventory)),
-               "--stackproof-json", str(out), *MODES[mode], *pytest_args]
+        cmd = pytest_command(features, Path(inventory), "--stackproof-json", str(out),
+                             *MODES[mode], *pytest_args, python=python)
         rc = subprocess.run(cmd, cwd=features.parent, env=os.environ.copy()).returncode
         report = json.loads(out.read_text()) if out.is_file() else None
     result = verdict(report, rc)

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from stackproof.suite import pytest_command
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "inventories" / "seed.yml"
@@ -93,8 +94,7 @@ class SuiteRun:
 def run_suite():
     """Run `pytest features/` against a lab inventory in a subprocess, as an operator does."""
     def run(lab, *args: str, timeout: float = 600) -> SuiteRun:
-        cmd = [sys.executable, "-m", "pytest", "features/", "--inventory",
-               str(lab.inventory_path), "-q", "-rf", "-p", "no:randomly", *args]
+        cmd = pytest_command("features/", lab.inventory_path, "-q", "-rf", *args)
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
         return SuiteRun(proc.returncode, proc.stdout + proc.stderr)
     return run

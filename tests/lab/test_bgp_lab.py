@@ -33,6 +33,7 @@ from stackproof.expect import bgp_hosts, bgp_intent, learned_prefixes  # noqa: E
 from stackproof.lab.lived_in import reseed  # noqa: E402
 from stackproof.render.frr import render_frr_conf  # noqa: E402
 from stackproof.site import Site, load_site  # noqa: E402
+from stackproof.suite import pytest_command  # noqa: E402
 
 try:
     from stackproof.lab.lab import Lab
@@ -64,10 +65,9 @@ def run_features(lab, tmp_path: Path, label: str, *extra: str, inventory: Path |
                  ) -> tuple[int, str, dict]:
     """Run the BGP scenarios against the lab as an operator does; rc, output, {id: outcome}."""
     junit = tmp_path / f"{label}.xml"
-    cmd = [sys.executable, "-m", "pytest", "features/", "--inventory",
-           str(inventory or lab.inventory_path),
-           "-k", " or ".join(TESTS.values()), "-p", "no:cacheprovider", "-q", "-rfEs",
-           f"--junitxml={junit}", *extra]
+    cmd = pytest_command("features/", inventory or lab.inventory_path,
+                         "-k", " or ".join(TESTS.values()), "-p", "no:cacheprovider", "-q",
+                         "-rfEs", f"--junitxml={junit}", *extra)
     t = time.monotonic()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     out = proc.stdout + proc.stderr

@@ -4,11 +4,12 @@ serialized by the per-host lock."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+from stackproof.suite import pytest_command
 
 pytestmark = pytest.mark.lab
 
@@ -85,9 +86,8 @@ def test_a_restart_that_fails_after_the_write_is_rolled_back(seed_lab, run_suite
 
 def test_two_concurrent_remediations_end_green_or_name_the_lock(seed_lab, fault, tmp_path):
     host = fault(seed_lab, "bgpd-off")
-    cmd = [sys.executable, "-m", "pytest", "features/", "--inventory",
-           str(seed_lab.inventory_path), "-q", "-rf", "-p", "no:randomly", *BGP,
-           "--remediate", "--lock-wait", "300"]
+    cmd = pytest_command("features/", seed_lab.inventory_path, "-q", "-rf", *BGP,
+                         "--remediate", "--lock-wait", "300")
     procs = [subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True) for _ in range(2)]
     outs = [p.communicate(timeout=900)[0] for p in procs]
