@@ -43,8 +43,9 @@ install-openstack: install-system
 unit: install-python
 	$(PYTEST) tests/unit -q
 
-# Unit tests first (fast, no lab), then the lab integration tests: one worker per lab
-# (seed and four-host side by side).
+# Unit tests first (fast, no lab), then the lab integration tests on two workers, each with
+# its seed and four-host labs; every fault's round trip runs on one of the two labs
+# (alternating), `make test-all` runs it on both.
 test: install
 	$(PYTEST) tests/unit -q -n 2
 	$(PYTEST) tests/lab -q -n 2 --dist loadgroup -m "not slow"

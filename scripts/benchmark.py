@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from stackproof.lab import faults  # noqa: E402
 from stackproof.lab.lab import Lab  # noqa: E402
-from stackproof.suite import pytest_command  # noqa: E402
+from stackproof.suite import suite_command  # noqa: E402
 
 FAULTS = {"underlay": ["bgpd-off", "static-route-shadow", "libvirt-fwi-accept-missing",
                        "dhcp-reservation-missing"]}
@@ -37,7 +37,7 @@ FAULTS = {"underlay": ["bgpd-off", "static-route-shadow", "libvirt-fwi-accept-mi
 
 def suite(lab: Lab, marker: str, *extra: str) -> tuple[float, int, dict[str, int], str]:
     started = time.monotonic()
-    proc = subprocess.run(pytest_command("features/", lab.inventory_path, "-q", "-m", marker,
+    proc = subprocess.run(suite_command("features/", lab.inventory_path, "-q", "-m", marker,
                                          *extra),
                           cwd=ROOT, capture_output=True, text=True)
     wall = time.monotonic() - started
@@ -94,7 +94,7 @@ def measure_site(inventory: Path, label: str) -> dict:
         res["mem_lab_mib"] = res["mem_up_mib"] - res["mem_before_mib"]
         res["load_up"] = load_average()
         started = time.monotonic()
-        proc = subprocess.run(pytest_command("features/", lab.inventory_path, "-q"),
+        proc = subprocess.run(suite_command("features/", lab.inventory_path, "-q"),
                               cwd=ROOT, capture_output=True, text=True)
         res["acceptance_s"] = round(time.monotonic() - started, 1)
         res["acceptance_rc"] = proc.returncode

@@ -65,7 +65,7 @@ def verdict(report: dict | None, pytest_rc: int) -> Verdict:
 QUIET_START = ("-p", "no:hypothesispytest", "-p", "no:randomly")
 
 
-def pytest_command(features: str | Path, inventory: str | Path, *args: str,
+def suite_command(features: str | Path, inventory: str | Path, *args: str,
                    python: str = sys.executable) -> list[str]:
     """`pytest FEATURES --inventory FILE ARGS` as every wrapper and lab test runs it."""
     return [python, "-m", "pytest", str(features), "--inventory", str(inventory),
@@ -89,7 +89,7 @@ def run(mode: str, inventory: str | None, json_path: str | None, pytest_args: li
         return EXIT_USAGE
     with tempfile.TemporaryDirectory(prefix="stackproof-") as tmp:
         out = Path(json_path) if json_path else Path(tmp) / "compliance.json"
-        cmd = pytest_command(features, Path(inventory), "--stackproof-json", str(out),
+        cmd = suite_command(features, Path(inventory), "--stackproof-json", str(out),
                              *MODES[mode], *pytest_args, python=python)
         rc = subprocess.run(cmd, cwd=features.parent, env=os.environ.copy()).returncode
         report = json.loads(out.read_text()) if out.is_file() else None

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from stackproof.suite import pytest_command
+from stackproof.suite import suite_command
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "inventories" / "seed.yml"
@@ -53,16 +53,32 @@ def any_lab(request):
     return request.getfixturevalue(f"{request.param}_lab")
 
 
+LABS = ("seed", "four")
+
+
+def _lab_param(item) -> str | None:
+    return getattr(getattr(item, "callspec", None), "params", {}).get("any_lab")
+
+
 def pytest_collection_modifyitems(config, items):
-    """With pytest-xdist (`-n 2 --dist loadgroup`), every test of one lab runs in the same
-    worker, so each worker brings up one lab and the two labs' tests run side by side."""
+    """A fault's round trip runs on both labs (`any_lab`). `make test` runs each on one of
+    them, alternating along the test's cases (the first case on the seed lab, the next on
+    the four-host lab, ...): every fault round-trips once and both sites see half of them.
+    The other lab's copy is marked `slow` (`make test-all` runs both). Tests whose only
+    parameter is the lab (a healthy lab is green, ...) run on both."""
+    cases: dict[tuple[str, str], list[str]] = {}
     for item in items:
-        names = set(getattr(item, "fixturenames", ()))
-        param = getattr(getattr(item, "callspec", None), "params", {}).get("any_lab")
-        lab = param or ("four" if "four_lab" in names else
-                        "seed" if "seed_lab" in names else None)
-        if lab:
-            item.add_marker(pytest.mark.xdist_group(f"{lab}-lab"))
+        lab = _lab_param(item)
+        if lab is None:
+            continue
+        case = "-".join(str(v) for k, v in item.callspec.params.items() if k != "any_lab")
+        if not case:
+            continue
+        order = cases.setdefault((item.module.__name__, item.originalname), [])
+        if case not in order:
+            order.append(case)
+        if LABS[order.index(case) % len(LABS)] != lab:
+            item.add_marker(pytest.mark.slow)
 
 
 @dataclass
@@ -94,7 +110,7 @@ class SuiteRun:
 def run_suite():
     """Run `pytest features/` against a lab inventory in a subprocess, as an operator does."""
     def run(lab, *args: str, timeout: float = 600) -> SuiteRun:
-        cmd = pytest_command("features/", lab.inventory_path, "-q", "-rf", *args)
+        cmd = suite_command("features/", lab.inventory_path, "-q", "-rf", *args)
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
         return SuiteRun(proc.returncode, proc.stdout + proc.stderr)
     return run

@@ -33,7 +33,7 @@ from stackproof.expect import bgp_hosts, bgp_intent, learned_prefixes  # noqa: E
 from stackproof.lab.lived_in import reseed  # noqa: E402
 from stackproof.render.frr import render_frr_conf  # noqa: E402
 from stackproof.site import Site, load_site  # noqa: E402
-from stackproof.suite import pytest_command  # noqa: E402
+from stackproof.suite import suite_command  # noqa: E402
 
 try:
     from stackproof.lab.lab import Lab
@@ -65,7 +65,7 @@ def run_features(lab, tmp_path: Path, label: str, *extra: str, inventory: Path |
                  ) -> tuple[int, str, dict]:
     """Run the BGP scenarios against the lab as an operator does; rc, output, {id: outcome}."""
     junit = tmp_path / f"{label}.xml"
-    cmd = pytest_command("features/", inventory or lab.inventory_path,
+    cmd = suite_command("features/", inventory or lab.inventory_path,
                          "-k", " or ".join(TESTS.values()), "-p", "no:cacheprovider", "-q",
                          "-rfEs", f"--junitxml={junit}", *extra)
     t = time.monotonic()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stackproof.suite import pytest_command
+from stackproof.suite import suite_command
 
 pytestmark = pytest.mark.lab
 
@@ -86,7 +86,7 @@ def test_a_restart_that_fails_after_the_write_is_rolled_back(seed_lab, run_suite
 
 def test_two_concurrent_remediations_end_green_or_name_the_lock(seed_lab, fault, tmp_path):
     host = fault(seed_lab, "bgpd-off")
-    cmd = pytest_command("features/", seed_lab.inventory_path, "-q", "-rf", *BGP,
+    cmd = suite_command("features/", seed_lab.inventory_path, "-q", "-rf", *BGP,
                          "--remediate", "--lock-wait", "300")
     procs = [subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True) for _ in range(2)]
