@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -68,7 +69,10 @@ def test_every_ovs_agent_host_has_the_agents_layout(any_lab):
         assert labovs.agent_running(shell)
         log = shell.run(["cat", labovs.AGENT_LOG]).stdout
         assert "neutron.plugins.ml2.drivers.openvswitch.agent" in log      # the real one
-        labovs.restart_synced(shell)
+    with ThreadPoolExecutor(len(hosts)) as pool:       # the hosts' agents restart together
+        list(pool.map(lambda h: labovs.restart_synced(any_lab.shell(h)), hosts))
+    for host in hosts:
+        shell = any_lab.shell(host)
         agents = agent_processes(shell)
         assert len(agents) == 1, agents
         show = shell.run(["ovs-vsctl", "show"]).stdout
