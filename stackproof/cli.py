@@ -159,8 +159,8 @@ def _reboot(args) -> int:
                       f"{s.get('cmd', '')} -> rc {s['rc']} {s.get('err', '')}")
     pending = wait_settled(lab)
     for line in pending:
-        print(f"[lab]   not settled: BGP {line}")
-    print(f"[lab] {len(args.hosts)} reboot(s) and BGP settled in "
+        print(f"[lab]   not settled: {line}")
+    print(f"[lab] {len(args.hosts)} reboot(s), services started and BGP settled in "
           f"{time.monotonic() - t0:.1f} s" if not pending else
           f"[lab] {len(args.hosts)} reboot(s) in {time.monotonic() - t0:.1f} s")
     return 0

@@ -31,6 +31,7 @@ guests); reboot an instance host by its own name.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import signal
 import subprocess
@@ -372,9 +373,33 @@ def _follow(lab) -> None:
     tmp.replace(cfg)
 
 
-def wait_settled(lab, timeout: float = 60.0) -> list[str]:
-    """After reboots: until every BGP session FRR has configured is Established (read from
-    FRR itself). Returns what is still not settled at the deadline (never raises)."""
+def _starting(shell: NsShell) -> list[str]:
+    """The boot's background service starts still running in a host (an init script's start
+    returns once its daemon is initialized: an agent has connected to its bus and reported)."""
+    proc = shell.run(["ps", "-eo", "args"], check=False)
+    return sorted({m.group(1) for m in map(START_RE.search, proc.stdout.splitlines()) if m})
+
+
+START_RE = re.compile(r"/etc/init\.d/(\S+) start$")
+
+
+def _bgp_pending(shell: NsShell) -> list[str]:
+    if shell.run(["test", "-S", "/run/frr/bgpd.vty"], check=False).returncode != 0:
+        return []
+    proc = shell.run(["vtysh", "-c", "show bgp summary json"], check=False)
+    try:
+        peers = json.loads(proc.stdout or "{}").get("ipv4Unicast", {}).get("peers", {})
+    except json.JSONDecodeError:
+        peers = {"?": {"state": "no answer"}}
+    return [f"BGP {a} {p.get('state')}" for a, p in peers.items()
+            if p.get("state") != "Established"]
+
+
+def wait_settled(lab, timeout: float = 120.0) -> list[str]:
+    """After reboots: until every host's boot has finished its service starts (in the
+    background, as init runs them) and every BGP session FRR has configured is Established
+    (read from FRR itself). Returns what is still not settled at the deadline (never
+    raises): a service that does not come back is for the acceptance run to report."""
     deadline = time.monotonic() + timeout
     while True:
         pending = []
@@ -382,15 +407,9 @@ def wait_settled(lab, timeout: float = 60.0) -> list[str]:
             if not rec.init_pid or proc_start_time(rec.init_pid) != rec.init_start:
                 continue
             shell = hostmod.shell_for(rec)
-            if shell.run(["test", "-S", "/run/frr/bgpd.vty"], check=False).returncode != 0:
-                continue
-            proc = shell.run(["vtysh", "-c", "show bgp summary json"], check=False)
-            try:
-                peers = json.loads(proc.stdout or "{}").get("ipv4Unicast", {}).get("peers", {})
-            except json.JSONDecodeError:
-                peers = {"?": {"state": "no answer"}}
-            pending += [f"{name}: {a} {p.get('state')}" for a, p in peers.items()
-                        if p.get("state") != "Established"]
+            pending += [f"{name}: {item}" for item in
+                        [f"{svc} still starting" for svc in _starting(shell)]
+                        + _bgp_pending(shell)]
         if not pending or time.monotonic() >= deadline:
             return pending
         time.sleep(0.25)
