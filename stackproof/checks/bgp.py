@@ -252,6 +252,42 @@ def _peer_cause(site: Site, peers: Peers | None, peer: str) -> Finding | None | 
         return f"{peer} cannot be inspected: {exc.reason}"
 
 
+# A bgpd younger than this is still bringing its sessions up (it connects at once; a refused
+# connect is retried on FRR's connect timer): a session down then is its start's, a symptom.
+BGPD_STARTING = 60
+
+
+def _bgpd_starting(remote: Remote) -> int | None:
+    """bgpd's age in seconds when it started less than BGPD_STARTING ago, else None."""
+    age = facts.processes(remote).uptime("bgpd")
+    return age if age is not None and age < BGPD_STARTING else None
+
+
+def _peer_starting(site: Site, peers: Peers | None, peer: str) -> int | None:
+    if peers is None or peer not in site.hosts:
+        return None
+    try:
+        return _bgpd_starting(peers(peer))
+    except HostUnreachable:
+        return None
+
+
+def _start_cause(site: Site, remote: Remote, peers: Peers | None, down, got
+                 ) -> tuple[Cause, str] | None:
+    """A bgpd that has just started explains the down sessions: here, when none of them has
+    been up in this bgpd's life yet; else at a peer whose session is down. The FRR scenario
+    of that host is their cause."""
+    age = _bgpd_starting(remote)
+    if age is not None and all(got.peers[n.address].connections_established == 0
+                               for n in down):
+        return Cause("bgp.frr-running", remote.name), f"bgpd here started {age} s ago"
+    for n in down:
+        age = _peer_starting(site, peers, n.peer)
+        if age is not None:
+            return Cause("bgp.frr-running", n.peer), f"bgpd on {n.peer} started {age} s ago"
+    return None
+
+
 def neighbors_established(site: Site, remote: Remote, peers: Peers | None = None
                           ) -> Finding | None:
     host = remote.name
@@ -299,11 +335,15 @@ def neighbors_established(site: Site, remote: Remote, peers: Peers | None = None
             return _on(cause, host, n.peer, message, seen)
         if isinstance(cause, str):
             notes.append(cause)
+    starting = _start_cause(site, remote, peers, down, got)
+    if starting:
+        notes.append(f"{starting[1]}: its sessions are still coming up")
     if notes:
         message += "; " + "; ".join(notes)
     idle = [n.address for n in down if got.peers[n.address].state == "Idle"]
     return Finding("bgp_session", host, message,
-                   {"peers": [n.address for n in down], "idle": idle, "mode": "reset"}, seen)
+                   {"peers": [n.address for n in down], "idle": idle, "mode": "reset"}, seen,
+                   caused_by=starting[0] if starting else None)
 
 
 # --- routes --------------------------------------------------------------------------------

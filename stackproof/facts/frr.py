@@ -34,7 +34,8 @@ PROCESSES_CMD = (
     "case \"$p\" in ''|*[!0-9]*) echo \"${f%.pid} - - -\"; continue;; esac; "
     "c=$(cat /proc/$p/comm 2>/dev/null) || c=-; "
     "s=$(sed -n 's/^State:[[:space:]]*\\([A-Z]\\).*/\\1/p' /proc/$p/status 2>/dev/null); "
-    "echo \"${f%.pid} $p ${c:--} ${s:--}\"; done")
+    "e=$(ps -o etimes= -p \"$p\" 2>/dev/null | tr -d ' '); "
+    "echo \"${f%.pid} $p ${c:--} ${s:--} ${e:--}\"; done")
 NEIGHBORS_CMD = "vtysh -c 'show bgp neighbors json'"
 KERNEL_ROUTES_CMD = "ip -j -4 route show table main"
 BGP_RIB_CMD = "vtysh -c 'show ip route bgp json'"
@@ -83,6 +84,7 @@ class FrrProcess:
     pid: int | None
     comm: str                  # /proc/<pid>/comm, '-' when the pid does not exist
     state: str                 # /proc/<pid>/status State letter, '-' when gone
+    uptime: int | None = None  # seconds since it started (ps etimes), None when unknown
 
     @property
     def alive(self) -> bool:
@@ -100,6 +102,10 @@ class FrrProcesses:
 
     def missing(self, names=BGP_DAEMONS) -> list[str]:
         return [n for n in names if not self.alive(n)]
+
+    def uptime(self, name: str) -> int | None:
+        """Seconds since the live daemon `name` started, None when unknown or not running."""
+        return next((p.uptime for p in self.processes if p.name == name and p.alive), None)
 
 
 @dataclass(frozen=True)
@@ -210,10 +216,12 @@ def parse_processes(text: str) -> FrrProcesses:
     procs = []
     for line in text.splitlines():
         f = line.split()
-        if len(f) != 4:
+        if len(f) not in (4, 5):     # 4: captured before the uptime column
             continue
-        name, pid, comm, state = f
-        procs.append(FrrProcess(name, int(pid) if pid.isdigit() else None, comm, state))
+        name, pid, comm, state = f[:4]
+        up = f[4] if len(f) == 5 else ""
+        procs.append(FrrProcess(name, int(pid) if pid.isdigit() else None, comm, state,
+                                int(up) if up.isdigit() else None))
     return FrrProcesses(tuple(procs))
 
 

@@ -11,6 +11,7 @@ import pytest
 from remediations import bgp_session, frr_config, frr_enable_bgpd, frr_running, static_route
 from stackproof.checks import bgp as checks
 from stackproof.facts import frr as facts
+from stackproof.finding import Cause
 from stackproof.remedy import Context, Finding, Run, WriteFile, write_file_commands, write_names
 from stackproof.remote import CommandResult
 from stackproof.render.frr import bgpd_enabled, render_frr_conf, set_bgpd
@@ -107,6 +108,34 @@ def test_processes_from_pid_files():
     assert off.missing() == ["bgpd"] and off.alive("watchfrr")
     stopped = facts.parse_processes(text("frr-stopped", C, "processes"))
     assert stopped.processes == () and stopped.missing() == ["watchfrr", "zebra", "bgpd"]
+
+
+def test_processes_carry_the_daemons_age():
+    just = facts.parse_processes(text("bgpd-restarted", C, "processes"))
+    assert just.uptime("bgpd") is not None and just.uptime("bgpd") < checks.BGPD_STARTING
+    old = facts.parse_processes(text("healthy", A, "processes"))
+    off = facts.parse_processes(text("bgpd-off", C, "processes"))
+    assert off.uptime("bgpd") is None                  # not running: no age
+    assert facts.parse_processes("bgpd 248 bgpd S\n").uptime("bgpd") is None   # 4 columns
+    assert old.uptime("zebra") is not None
+
+
+def test_sessions_down_right_after_bgpd_started_are_its_symptoms(seed_site):
+    """Captured right after `frrinit.sh restart` on compute-2-host: its sessions Idle, the
+    peer's session to it Active. Both name the FRR scenario of compute-2-host as their
+    cause (the engine re-verifies them once that was fixed, instead of resetting them)."""
+    remotes, peers = fleet("bgpd-restarted", C, A, B)
+    here = checks.neighbors_established(seed_site, remotes[C], peers)
+    assert here.remediation == "bgp_session" and here.caused_by == Cause("bgp.frr-running", C)
+    assert "bgpd here started" in here.message and "still coming up" in here.message
+    there = checks.neighbors_established(seed_site, remotes[A], peers)
+    assert there.remediation == "bgp_session" and there.caused_by == Cause("bgp.frr-running", C)
+    assert "bgpd on compute-2-host started" in there.message
+
+
+def test_a_session_down_long_after_bgpd_started_has_no_start_cause(seed_site):
+    f = checks.neighbors_established(seed_site, Captured("bgpd-off", A))
+    assert f.caused_by is None and "started" not in f.message
 
 
 def test_a_zombie_or_reused_pid_is_not_a_running_daemon():

@@ -143,12 +143,21 @@ capture() {
   printf '%s: %s\n' "$name" "$cmd" >> "$o/COMMANDS"
 }
 
-capture_all() {   # every fact command of stackproof/facts/frr.py on one host
+capture_fast() {  # the moving facts first: the sessions and the daemons' pids and ages
   local dir=$1 case=$2 h=$3
-  rm -rf "${here:?}/$case/$h"
-  capture "$dir" "$case" "$h" daemons "$(fact_cmd DAEMONS_CMD)"
-  capture "$dir" "$case" "$h" processes "$(fact_cmd PROCESSES_CMD)"
   capture "$dir" "$case" "$h" show-bgp-neighbors.json "$(fact_cmd NEIGHBORS_CMD)"
+  capture "$dir" "$case" "$h" processes "$(fact_cmd PROCESSES_CMD)"
+}
+
+# capture_all DIR CASE HOST [rest]: every fact command of stackproof/facts/frr.py on one
+# host; with `rest`, all but capture_fast's (already captured)
+capture_all() {
+  local dir=$1 case=$2 h=$3
+  if [ "${4:-}" != rest ]; then
+    rm -rf "${here:?}/$case/$h"
+    capture_fast "$dir" "$case" "$h"
+  fi
+  capture "$dir" "$case" "$h" daemons "$(fact_cmd DAEMONS_CMD)"
   capture "$dir" "$case" "$h" ip-route.json "$(fact_cmd KERNEL_ROUTES_CMD)"
   capture "$dir" "$case" "$h" show-ip-route-bgp.json "$(fact_cmd BGP_RIB_CMD)"
   capture "$dir" "$case" "$h" show-running-config "$(fact_cmd RUNNING_CONFIG_CMD)"
@@ -193,6 +202,10 @@ main() {
   capture_all "$dir" bgpd-off "$a"; capture_all "$dir" bgpd-off "$c"
   inhost "$dir" "$c" sed -i 's/^bgpd=.*/bgpd=yes/' /etc/frr/daemons
   inhost "$dir" "$c" /usr/lib/frr/frrinit.sh restart >"$dir/restart.log" 2>&1
+  # 2b. right after that restart: bgpd seconds old, its sessions not Established yet
+  rm -rf "${here:?}/bgpd-restarted"
+  for h in "$c" "$a" "$b"; do capture_fast "$dir" bgpd-restarted "$h"; done
+  for h in "$c" "$a" "$b"; do capture_all "$dir" bgpd-restarted "$h" rest; done
   wait_for "$dir" "$a" 30 "$(converged $peers "${routes[$a]}")" "bgpd=yes + frrinit.sh restart on $c: Established + routes"
 
   # 3. a wrong remote-as for one neighbor (vtysh, running config only): 'Bad Peer AS'
