@@ -103,9 +103,16 @@ def _lab(args, *, daemons: bool = True, bare: bool = False, for_down: bool = Fal
     from stackproof.lab.lab import Lab
     if args.state_dir and not args.inventory:
         from stackproof.lab.state import LabState
-        if LabState.exists(args.state_dir):
+        if not LabState.exists(args.state_dir):
+            raise CliError(f"no lab state in {args.state_dir}, and no --inventory given")
+        if for_down:
             return Lab.from_state(args.state_dir)
-        raise CliError(f"no lab state in {args.state_dir}, and no --inventory given")
+        # break, heal, reboot need the site: the inventory the lab was made from
+        made_from = LabState.load(args.state_dir).inventory
+        if not Path(made_from).is_file():
+            raise CliError(f"the lab in {args.state_dir} was made from {made_from}, which is "
+                           f"gone: pass --inventory FILE")
+        args.inventory = made_from
     if not args.inventory:
         raise CliError("no inventory: pass --inventory FILE or set STACKPROOF_INVENTORY")
     try:
@@ -145,7 +152,7 @@ def _print_status(s: dict) -> None:
 def _reboot(args) -> int:
     import time
     from stackproof.lab.reboot import wait_settled
-    lab = _lab(args, daemons=False, for_down=True)
+    lab = _lab(args, daemons=False)
     t0 = time.monotonic()
     for host in args.hosts:
         r = lab.reboot(host)
