@@ -280,6 +280,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("stackproof: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`stackproof trace ... | head`): nothing more to say to it
+        sys.stdout = open(os.devnull, "w")
+        return 0
     except Exception as exc:          # a bug (ours or a plugin's): one line unless asked
         if os.environ.get("STACKPROOF_DEBUG"):
             raise

@@ -444,7 +444,24 @@ def prefixes_learned(site: Site, remote: Remote, peers: Peers | None = None
     sessions = facts.neighbors(remote).peers
     if all((sessions[a].up_ms or 0) < SETTLE_MS for a in params["peers"] if a in sessions):
         params["mode"] = "wait"
+        # routes that follow young sessions are their symptom, and the sessions a bgpd's
+        # that has just started (here or at the routes' origin)
+        cause, why = _young_sessions_cause(site, remote, peers, bad)
+        return Finding("bgp_session", host, f"{message}; {why}", params, seen, caused_by=cause)
     return Finding("bgp_session", host, message, params, seen)
+
+
+def _young_sessions_cause(site: Site, remote: Remote, peers: Peers | None,
+                          bad: list[LearnedPrefix]) -> tuple[Cause, str]:
+    age = _bgpd_starting(remote)
+    if age is not None:
+        return Cause("bgp.frr-running", remote.name), f"bgpd here started {age} s ago"
+    for origin in dict.fromkeys(p.origin for p in bad):
+        age = _peer_starting(site, peers, origin)
+        if age is not None:
+            return Cause("bgp.frr-running", origin), f"bgpd on {origin} started {age} s ago"
+    return (Cause("bgp.neighbors-established", remote.name),
+            "its sessions came up less than {:.0f} s ago".format(SETTLE_MS / 1000))
 
 
 def _network_of(site: Site, p: LearnedPrefix) -> str:

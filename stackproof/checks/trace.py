@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from stackproof.facts.firewall import live_rules
+from stackproof.facts.forwarding import KEY as FORWARDING_KEY
+from stackproof.facts.forwarding import forwarding
 from stackproof.finding import Cause
 from stackproof.facts.route_decision import neighbor, route_get
 from stackproof.facts.packet_filter import Packet, source_nat, verdict
@@ -86,6 +88,14 @@ def _route_differs(hop: PathHop, live) -> str:
 
 def _hop(remote: Remote, hop: PathHop, src: str) -> tuple[HopResult, str]:
     """The hop's result, and the packet's source as it leaves (after any source NAT)."""
+    if hop.iif:
+        # a packet that enters to be routed on: with forwarding off the kernel only answers
+        # "No route to host", which hides the reason
+        f = forwarding(remote)
+        if f.runtime is not None and not f.on:
+            return HopResult(hop.host, _model_text(hop), f"{FORWARDING_KEY} = {f.runtime}", "",
+                             "", False, f"IPv4 forwarding is off ({FORWARDING_KEY} = "
+                             f"{f.runtime}): nothing that enters on {hop.iif} is routed on"), src
     live = route_get(remote, hop.dst, src if hop.iif else None, hop.iif)
     differs = _route_differs(hop, live)
     if differs:

@@ -88,6 +88,17 @@ def _case(site, name):
         other = next(x for x in hosts if x != h)
         gw = str(site.hosts[other].nat_networks[0].gateway)
         return None, h, gw, h, r"expected via .* \(BGP route for .*\), follows"
+    if name == "frr-stopped":
+        h = hosts[0]
+        other = next(x for x in hosts if x != h)
+        gw = str(site.hosts[other].nat_networks[0].gateway)
+        return h, h, gw, h, r"expected via .* \(BGP route for .*\), follows"
+    if name == "ip-forward-off":
+        # another BGP host sends to a guest behind h: h must route it on to its NAT network
+        h = hosts[0]
+        guest = next(g for g, gh in site.guests().items() if gh.hypervisor == h)
+        src = next(x for x in hosts if x != h)
+        return h, src, str(site.hosts[guest].address), h, r"IPv4 forwarding is off"
     if name == "nat-network-inactive":
         from stackproof.lab.faults.libvirt import _new_compute_host
         h = _new_compute_host(site)
@@ -109,8 +120,8 @@ def _case(site, name):
 
 
 @pytest.mark.remediation_fails       # no remediation runs: the fault's own change stays
-@pytest.mark.parametrize("name", ["libvirt-fwi-accept-missing", "bgpd-off",
-                                  "nat-network-inactive", "dvr-front-route-missing",
+@pytest.mark.parametrize("name", ["libvirt-fwi-accept-missing", "bgpd-off", "frr-stopped",
+                                  "ip-forward-off", "nat-network-inactive", "dvr-front-route-missing",
                                   "dvr-compute-route-missing", "dvr-fip-not-on-br-ex",
                                   "external-gateway-missing"])
 def test_trace_names_where_the_packet_dies(seed_lab, site, fault, name):
