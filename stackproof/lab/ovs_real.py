@@ -231,10 +231,17 @@ def start_rpc_server(shell: NsShell, site: Site, transport_url: str,
 
 
 # --- the agents ----------------------------------------------------------------------------
+# An agent whose first call goes out while the bus node's RPC server is still starting (a
+# reboot of the hypervisor under both) asks again after this long; oslo's default is 60 s
+# (neutron-lib doubles it for a method that timed out).
+AGENT_RPC_TIMEOUT = 15
+
+
 def agent_conf(host: str, transport_url: str) -> str:
     return f"""[DEFAULT]
 transport_url = {transport_url}
 host = {host}
+rpc_response_timeout = {AGENT_RPC_TIMEOUT}
 state_path = /var/lib/neutron
 [agent]
 report_interval = {REPORT_INTERVAL}
