@@ -89,8 +89,8 @@ register(Fault(
     heal=_restore, default_host=_default_host))
 register(Fault(
     "ovs-ini-wrong-local-ip", "ovs", "openvswitch_agent.ini with a wrong local_ip (the "
-    "physical host's address); the agent, restarted, exits: \"Tunneling can't be enabled "
-    "with invalid local_ip\"",
+    "physical host's address); the agent, restarted, logs \"Tunneling can't be enabled with "
+    "invalid local_ip\" and builds nothing (its privsep helper keeps the process alive)",
     inject=lambda lab, site, host: _edit_ini(
         lab, site, host, lambda t: with_options(t, {("ovs", "local_ip"):
                                                     wrong_local_ip(site, host)})),
