@@ -2,9 +2,30 @@
 // `npx --no-install allure generate allure-results -o allure-report` picks this file up
 // from the working directory; scripts/allure-report.sh wraps it.
 import { defineConfig } from "allure";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 
 const label = (d, name, value) =>
   (d.labels ?? []).some((l) => l.name === name && (value === undefined || l.value === value));
+
+// One category per root cause of this report's results (label `root_cause` = "<check id> @
+// <host>", stackproof.report): the cause and every symptom it explains, together.
+// scripts/allure-report.sh names the results directory in STACKPROOF_ALLURE_RESULTS.
+const rootCauses = (dir) => {
+  if (!dir) return [];
+  const roots = new Set();
+  for (const f of readdirSync(dir).filter((n) => n.endsWith("-result.json"))) {
+    try {
+      const r = JSON.parse(readFileSync(join(dir, f), "utf8"));
+      if (r.status === "passed") continue;
+      for (const l of r.labels ?? []) if (l.name === "root_cause") roots.add(l.value);
+    } catch { /* a half-written result: Allure reports it itself */ }
+  }
+  return [...roots].sort().map((root) => ({
+    name: `Root cause: ${root}`,
+    matchers: [(d) => d.status !== "passed" && label(d, "root_cause", root)],
+  }));
+};
 
 export default defineConfig({
   name: "stackproof",
@@ -28,6 +49,7 @@ export default defineConfig({
       // symptoms that held once their root cause was fixed: their own fix never ran
       { name: "Cleared when their root cause was fixed", matchers: [(d) =>
           d.status === "passed" && label(d, "cleared_after")] },
+      ...rootCauses(process.env.STACKPROOF_ALLURE_RESULTS),
       { name: "Root causes", matchers: [(d) => d.status !== "passed" &&
           label(d, "finding", "root-cause")] },
       { name: "Symptoms (caused elsewhere)", matchers: [(d) => d.status !== "passed" &&

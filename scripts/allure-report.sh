@@ -17,5 +17,7 @@ if [ ! -d "$results" ] || [ -z "$(ls -A "$results" 2>/dev/null)" ]; then
   echo "allure-report: no results in $results; run pytest with --alluredir $results" >&2
   exit 2
 fi
-npx --no-install allure generate "$results" -o "$report" --config "$root/allurerc.mjs"
+# allurerc.mjs reads the results' root causes from here: a category for each
+STACKPROOF_ALLURE_RESULTS="$results" \
+  npx --no-install allure generate "$results" -o "$report" --config "$root/allurerc.mjs"
 echo "allure-report: $report/index.html"

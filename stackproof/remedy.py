@@ -286,7 +286,7 @@ class Remedy:
         if finding is None:
             return
         self.findings.append((self.current_nodeid, finding))
-        report.label_cause(finding.caused_by is not None)
+        report.label_cause(finding.caused_by is not None, self._root_name(finding))
         report.attach_json(f"facts read: {finding.host}", finding.facts)
         report.attach_text("finding", f"{finding.host}: {finding.message}")
         if not (self.remediate or self.plan_only):
@@ -352,6 +352,15 @@ class Remedy:
                 self.fleet[host].invalidate()
         for source in self.sources:
             source.invalidate()
+
+    def _root_name(self, finding: Finding) -> str | None:
+        """`<check id> @ <host>` of the finding's cause, or of this scenario for a root."""
+        c = finding.caused_by
+        if c is not None:
+            return f"{c.check} @ {c.host}"
+        if self.current_check:
+            return f"{self.current_check} @ {self.current_target or finding.host}"
+        return None
 
     @staticmethod
     def describe(o: Outcome) -> str:

@@ -60,6 +60,7 @@ TARGET_LABEL = "target"          # not `host`: allure-pytest-bdd sets host = run
 REMEDIATION_LABEL = "remediation"
 CHECK_LABEL = "check"
 FINDING_LABEL = "finding"        # root-cause | symptom
+ROOT_CAUSE_LABEL = "root_cause"   # "<check id> @ <host>": one Allure category per root cause
 RUN_LABEL = "run"                # --run-label: acceptance, remediation, ...            # the scenario's stable check id (features: @check:<id>)
 REMEDIATED_TAG = "remediated"
 CLEARED_TAG = "cleared"              # passed once its root cause was fixed, no fix of its own
@@ -169,11 +170,15 @@ def label_check(check_id: str, node: pytest.Item | None = None) -> None:
     _add_label(CHECK_LABEL, check_id, node)
 
 
-def label_cause(is_symptom: bool) -> None:
+def label_cause(is_symptom: bool, root: str | None = None) -> None:
     """Label a failing test `finding=root-cause` or `finding=symptom` (its Finding names the
-    finding that explains it), so Allure can filter the causes from their symptoms."""
+    finding that explains it), so Allure can filter the causes from their symptoms; and
+    `root_cause=<check id> @ <host>` (its own for a root cause, its cause's for a symptom):
+    allurerc.mjs makes a category of each."""
     if _current_test_result() is not None:
         allure.dynamic.label(FINDING_LABEL, "symptom" if is_symptom else "root-cause")
+        if root:
+            allure.dynamic.label(ROOT_CAUSE_LABEL, root)
 
 
 def _add_label(name: str, value: str, node: pytest.Item | None = None) -> None:

@@ -5,6 +5,7 @@ the site picture attached, and headless Chromium's picture of its overview page,
 docs/allure-overview.png."""
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -101,6 +102,14 @@ def _chromium_run(chromium: str, url: str, budget_ms: int, *args: str):
                               capture_output=True, text=True, timeout=180)
 
 
+def _categories(index: Path) -> set[str]:
+    """The category names of the single-file report (its embedded widgets/categories.json)."""
+    m = re.search(r'd\("widgets/categories\.json","([^"]+)"\)', index.read_text())
+    assert m, "no widgets/categories.json in the report"
+    nodes = json.loads(base64.b64decode(m.group(1)))["nodes"]
+    return {n["name"] for n in nodes.values() if n.get("type") == "category"}
+
+
 def _colours(png: Path) -> tuple[int, int, dict[bytes, int]]:
     width, height, rows = _png_pixels(png.read_bytes())
     colours: dict[bytes, int] = {}
@@ -135,6 +144,9 @@ def test_allure_overview_screenshot(seed_lab, run_suite, fault, tmp_path):
     assert summary["stats"].get("passed", 0) > 0 and summary["stats"].get("failed", 0) == 1, \
         summary
     assert summary["retryTests"] == [], summary
+    # one category per root cause: the red run's one finding is its own root
+    cats = _categories(report / "index.html")
+    assert f"Root cause: baseline.hostname @ {host}" in cats, cats
     failed = [r for r in map(json.loads, map(Path.read_text, results.glob("*-result.json")))
               if r["status"] == "failed"]
     assert [({"name": "target", "value": host} in r["labels"], "hostname" in r["name"],

@@ -266,3 +266,15 @@ def test_a_symptom_of_a_cleared_symptom_clears_after_the_same_root(seed_site):
     last = lab.engine.outcomes[-1]
     assert last.status == "cleared"
     assert (last.cleared_after.check, last.cleared_after.host) == (CAUSE_CHECK, lab.root)
+
+
+def test_each_finding_names_its_root_cause_for_the_allure_category(seed_site):
+    """`root_cause` label: a symptom carries its cause's `<check id> @ <host>`, a root cause
+    its own scenario's (allurerc.mjs makes one category of each)."""
+    lab = Lab(seed_site)
+    lab.engine.current_check, lab.engine.current_target = CAUSE_CHECK, lab.root
+    assert lab.engine._root_name(lab.cause_check()) == f"{CAUSE_CHECK} @ {lab.root}"
+    lab.engine.current_check, lab.engine.current_target = SYMPTOM_CHECK, lab.leaf
+    assert lab.engine._root_name(lab.symptom_check()) == f"{CAUSE_CHECK} @ {lab.root}"
+    lab.engine.current_check = None
+    assert lab.engine._root_name(lab.cause_check()) is None    # no scenario id: no category
