@@ -102,3 +102,35 @@ def test_ansible_inventory_path_reaches_the_lab(seed_lab, tmp_path):
     reached = report["remote_commands"]["per_host"]
     assert reached and set(reached) <= set(site.hosts)
     assert report["totals"]["passed"] >= len(reached)
+
+
+# fault -> (the root cause's check id, the symptoms' check id): the symptoms are on other hosts
+CAUSE_LINKS = {
+    "bgpd-off": ("bgp.frr-running", "bgp.neighbors-established"),
+    "nat-network-inactive": ("libvirt.networks-active", "bgp.prefixes-learned"),
+}
+
+
+@pytest.mark.remediation_fails      # no remediation runs: the check only reads the causes
+@pytest.mark.parametrize("name", list(CAUSE_LINKS))
+def test_symptoms_on_other_hosts_name_their_root_cause(seed_lab, fault, tmp_path, name):
+    """The compliance JSON links each symptom to the root cause's check and host, for a BGP
+    and a libvirt fault (sessions drop within the hold time: poll until the peers see it)."""
+    import time
+    root_check, symptom_check = CAUSE_LINKS[name]
+    host = fault(seed_lab, name)
+    deadline = time.monotonic() + 60
+    while True:
+        rc, out, report = stackproof("check", seed_lab.inventory_path, tmp_path / "c.json")
+        symptoms = [r for r in _records(report, symptom_check)
+                    if r["status"] == "failed" and r["host"] != host]
+        if symptoms or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert rc == 1 and symptoms, out
+    [root] = [r for r in _records(report, root_check) if r["host"] == host]
+    assert root["status"] == "failed" and not root.get("cause"), root
+    for s in symptoms:
+        assert s["cause"] == {"check": root_check, "host": host}, s
+    assert any(f"{root_check} @ {host}" in line for line in report["root_causes"]), \
+        report["root_causes"]
