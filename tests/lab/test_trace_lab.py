@@ -88,6 +88,16 @@ def _case(site, name):
         other = next(x for x in hosts if x != h)
         gw = str(site.hosts[other].nat_networks[0].gateway)
         return None, h, gw, h, r"expected via .* \(BGP route for .*\), follows"
+    if name in ("bgp-neighbor-removed", "bgp-wrong-remote-as"):
+        # h's session to its first peer is gone: h no longer learns the peer's networks
+        h, peer = hosts[0], hosts[1]
+        gw = str(site.hosts[peer].nat_networks[0].gateway)
+        return h, h, gw, h, r"expected via .* \(BGP route for .*\), follows"
+    if name == "frr-config-drift":
+        # h stops announcing its connected networks: a peer no longer learns them
+        h, peer = hosts[0], hosts[1]
+        gw = str(site.hosts[h].nat_networks[0].gateway)
+        return h, peer, gw, peer, r"expected via .* \(BGP route for .*\), follows"
     if name == "frr-stopped":
         h = hosts[0]
         other = next(x for x in hosts if x != h)
@@ -121,7 +131,8 @@ def _case(site, name):
 
 @pytest.mark.remediation_fails       # no remediation runs: the fault's own change stays
 @pytest.mark.parametrize("name", ["libvirt-fwi-accept-missing", "bgpd-off", "frr-stopped",
-                                  "ip-forward-off", "nat-network-inactive", "dvr-front-route-missing",
+                                  "bgp-neighbor-removed", "bgp-wrong-remote-as",
+                                  "frr-config-drift", "ip-forward-off", "nat-network-inactive", "dvr-front-route-missing",
                                   "dvr-compute-route-missing", "dvr-fip-not-on-br-ex",
                                   "external-gateway-missing"])
 def test_trace_names_where_the_packet_dies(seed_lab, site, fault, name):
