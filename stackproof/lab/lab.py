@@ -44,6 +44,7 @@ from stackproof.lab.state import LabState, proc_start_time, signal_if
 from stackproof.site import Site, load_site, parse_site
 
 DEFAULT_ROOT = Path("/var/tmp/stackproof-lab")
+LAB_COMMAND_TIMEOUT = 180.0
 READY_TIMEOUT = 30.0
 READY_PER_HOST = 0.5        # more hosts start on the same CPUs: a longer wait for them all
 STOP_TIMEOUT = 10.0
@@ -365,9 +366,12 @@ class Lab:
 
     def _lab_inventory_data(self) -> dict:
         data = yaml.safe_load(self.source_inventory.read_text())
+        # command_timeout: the lab's hosts share this machine's cores with every other lab
+        # host, and a real agent's restart (its stop, then its start until it has reached its
+        # bus) took over a minute under the test suite's load; sites keep the default 60 s
         ssh = {"user": "root", "ssh_config": str(self.ssh_config),
                "known_hosts": str(self.known_hosts), "identity_file": str(self.identity_file),
-               "verify_host_key": True}
+               "verify_host_key": True, "command_timeout": LAB_COMMAND_TIMEOUT}
         # production connection details (an Ansible inventory, bastion, port) do not apply
         data.pop("ansible_inventory", None)
         for name, h in data["hosts"].items():
