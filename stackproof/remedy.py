@@ -383,10 +383,7 @@ class Remedy:
                     pass     # nothing over SSH can change it then; the plan decides
                 if any(lock.waited for lock in locks.values()):
                     # another run held the host: look again before planning on old facts
-                    self.fleet[finding.host].invalidate() if finding.host in self.site.hosts \
-                        else None
-                    for source in self.sources:
-                        source.invalidate()
+                    self._refresh({finding.host})
                     if check() is None:
                         return Outcome(finding, None, "remediated", "fixed meanwhile by the "
                                        "run that held the host's lock", self.current_nodeid)

@@ -272,20 +272,26 @@ def _peer_starting(site: Site, peers: Peers | None, peer: str) -> int | None:
         return None
 
 
+def _just_started(site: Site, remote: Remote, peers: Peers | None, others, here: bool = True
+                  ) -> tuple[Cause, str] | None:
+    """A bgpd that has just started (here when `here`, else on one of `others`): the FRR
+    scenario of that host is the cause, with the why in words."""
+    age = _bgpd_starting(remote) if here else None
+    if age is not None:
+        return Cause("bgp.frr-running", remote.name), f"bgpd here started {age} s ago"
+    for other in dict.fromkeys(others):
+        age = _peer_starting(site, peers, other)
+        if age is not None:
+            return Cause("bgp.frr-running", other), f"bgpd on {other} started {age} s ago"
+    return None
+
+
 def _start_cause(site: Site, remote: Remote, peers: Peers | None, down, got
                  ) -> tuple[Cause, str] | None:
     """A bgpd that has just started explains the down sessions: here, when none of them has
-    been up in this bgpd's life yet; else at a peer whose session is down. The FRR scenario
-    of that host is their cause."""
-    age = _bgpd_starting(remote)
-    if age is not None and all(got.peers[n.address].connections_established == 0
-                               for n in down):
-        return Cause("bgp.frr-running", remote.name), f"bgpd here started {age} s ago"
-    for n in down:
-        age = _peer_starting(site, peers, n.peer)
-        if age is not None:
-            return Cause("bgp.frr-running", n.peer), f"bgpd on {n.peer} started {age} s ago"
-    return None
+    been up in this bgpd's life yet; else at a peer whose session is down."""
+    never_up = all(got.peers[n.address].connections_established == 0 for n in down)
+    return _just_started(site, remote, peers, [n.peer for n in down], here=never_up)
 
 
 def neighbors_established(site: Site, remote: Remote, peers: Peers | None = None
@@ -453,15 +459,9 @@ def prefixes_learned(site: Site, remote: Remote, peers: Peers | None = None
 
 def _young_sessions_cause(site: Site, remote: Remote, peers: Peers | None,
                           bad: list[LearnedPrefix]) -> tuple[Cause, str]:
-    age = _bgpd_starting(remote)
-    if age is not None:
-        return Cause("bgp.frr-running", remote.name), f"bgpd here started {age} s ago"
-    for origin in dict.fromkeys(p.origin for p in bad):
-        age = _peer_starting(site, peers, origin)
-        if age is not None:
-            return Cause("bgp.frr-running", origin), f"bgpd on {origin} started {age} s ago"
-    return (Cause("bgp.neighbors-established", remote.name),
-            "its sessions came up less than {:.0f} s ago".format(SETTLE_MS / 1000))
+    return _just_started(site, remote, peers, [p.origin for p in bad]) or (
+        Cause("bgp.neighbors-established", remote.name),
+        "its sessions came up less than {:.0f} s ago".format(SETTLE_MS / 1000))
 
 
 def _network_of(site: Site, p: LearnedPrefix) -> str:

@@ -230,6 +230,10 @@ def _log_size(shell: NsShell) -> int:
     return int(out) if out.isdigit() else 0
 
 
+def _log_since(shell: NsShell, offset: int) -> str:
+    return shell.run(["tail", "-c", f"+{offset + 1}", AGENT_LOG], check=False).stdout
+
+
 def restart_reacted(shell: NsShell, timeout: float = 180.0) -> str:
     """Restart the agent on a configuration it may refuse and return its reaction: the
     ready line, its first ERROR/CRITICAL line, or that it exited. The real agent that
@@ -241,7 +245,7 @@ def restart_reacted(shell: NsShell, timeout: float = 180.0) -> str:
     shell.sh(f"setsid service {AGENT_SERVICE} start >/dev/null 2>&1 </dev/null &")
 
     def reaction() -> str | None:
-        log = shell.run(["tail", "-c", f"+{offset + 1}", AGENT_LOG], check=False).stdout
+        log = _log_since(shell, offset)
         for line in log.splitlines():
             if READY_LINE in line or " ERROR " in line or " CRITICAL " in line:
                 return line
@@ -259,7 +263,7 @@ def restart_synced(shell: NsShell, timeout: float = 180.0) -> None:
     agent_service(shell, "restart")
 
     def synced() -> bool:
-        log = shell.run(["tail", "-c", f"+{offset + 1}", AGENT_LOG], check=False).stdout
+        log = _log_since(shell, offset)
         return FIRST_SYNC_LINE in log or "neutron.plugins.ml2" not in log
     wait_until(synced, timeout, "the agent's first loop after its restart", interval=0.5)
 
