@@ -24,15 +24,27 @@ class OsProfile:
 
     def service(self, name: str, action: str) -> str:
         """The command that starts/stops/restarts a service under this init system."""
+        q = shlex.quote
         if self.init == "systemd":
             if action == "start":
-                return f"systemctl enable --now {shlex.quote(name)}"
-            return f"systemctl {shlex.quote(action)} {shlex.quote(name)}"
-        return f"service {shlex.quote(name)} {shlex.quote(action)}"
+                return f"systemctl enable --now {q(name)}"
+            return f"systemctl {q(action)} {q(name)}"
+        if action == "restart" and name in _SYSV_STOP_RETURNS_EARLY:
+            # stop, wait until status says it is gone (at most 10 s), then start: the
+            # script's own restart starts while the old daemon still exits, finds it
+            # "already running", and leaves no daemon at all
+            return (f"service {q(name)} stop; i=0; while service {q(name)} status "
+                    f">/dev/null 2>&1 && [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done; "
+                    f"service {q(name)} start")
+        return f"service {q(name)} {q(action)}"
 
     def service_name(self, generic: str) -> str:
         return {"chrony": self.chrony_service}.get(generic, generic)
 
+
+# sysv scripts whose `stop` sends the signal and returns at once (Debian's chrony script runs
+# start-stop-daemon --stop without --retry), so their `restart` races the exiting daemon
+_SYSV_STOP_RETURNS_EARLY = frozenset({"chrony", "chronyd"})
 
 _FAMILIES = {
     "rhel": dict(chrony_conf="/etc/chrony.conf", chrony_service="chronyd",

@@ -5,6 +5,7 @@ from pytest_bdd import then
 
 from stackproof import report
 from stackproof.checks import bgp as checks
+from stackproof.checks import boot as after_boot
 from stackproof.checks import forwarding
 
 
@@ -69,5 +70,9 @@ def _no_static(site, remote, remedy):
 
 
 @then("the kernel forwards IPv4, and no sysctl file turns it off at boot")
-def _forwarding(site, remote, remedy):
+def _forwarding(site, remote, remedy, reboot_check):
+    if reboot_check.enabled:
+        remedy.ensure(reboot_check.after_boot(remote.name,
+                                              lambda: after_boot.ip_forward(site, remote)))
+        return
     remedy.ensure(lambda: forwarding.forwarding_on(site, remote))

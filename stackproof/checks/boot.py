@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from stackproof.checks import baseline, firewall, floating_ip, kubernetes
+from stackproof.checks import baseline, firewall, floating_ip, forwarding, kubernetes
 from stackproof.facts import baseline as base_facts
 from stackproof.facts import boot as facts
 from stackproof.remedy import Finding
@@ -56,4 +56,10 @@ def fip_routes(site: Site, remote: Remote) -> Finding | None:
 
 def node_ip_on_lo(site: Site, remote: Remote) -> Finding | None:
     f = kubernetes.node_ip_on_lo(site, remote)
+    return replace(f, message=AFTER + f.message) if f else None
+
+
+def ip_forward(site: Site, remote: Remote) -> Finding | None:
+    """Forwarding is on after the boot; the fix turns it on and writes its sysctl file."""
+    f = forwarding.forwarding_on(site, remote)
     return replace(f, message=AFTER + f.message) if f else None

@@ -1,5 +1,7 @@
 """IPv4 forwarding on BGP hosts: on in the kernel now, and no sysctl file turns it off at
-boot (the last file read that sets the key wins).
+boot (the last file read that sets the key wins). A BGP host that is not a hypervisor also
+needs a file that turns it on: nothing else of its role does at boot (libvirt does on a
+hypervisor, for its NAT networks), so a value set only at runtime dies with the next reboot.
 
 Forwarding is its own fact, not FRR configuration: zebra only shows the kernel's value
 (`no ip forwarding`), and a host that does not forward drops every packet between the
@@ -18,6 +20,11 @@ from stackproof.site import Site
 OUR_FILE = "/etc/sysctl.d/90-stackproof-ip-forward.conf"
 
 
+def switched_on_at_boot_by_role(site: Site, host: str) -> bool:
+    """A hypervisor's libvirt turns forwarding on when it starts its NAT networks."""
+    return "hypervisor" in site.hosts[host].roles
+
+
 def forwarding_on(site: Site, remote: Remote) -> Finding | None:
     f = fwd.forwarding(remote)
     problems = []
@@ -27,10 +34,13 @@ def forwarding_on(site: Site, remote: Remote) -> Finding | None:
         problems.append(f"{fwd.KEY} is {f.runtime} in the kernel: the host does not route "
                         f"between the underlay and its networks")
     won = f.persisted
-    # no file at all is not a failure: libvirt (hypervisors) and others switch it on at boot
     if won is not None and won.value != "1":
         problems.append(f"{won.path} line {won.line} sets {fwd.KEY} = {won.value}, and it "
                         f"is the last file read at boot: forwarding is off after a reboot")
+    elif won is None and f.on and not switched_on_at_boot_by_role(site, remote.name):
+        problems.append(f"{fwd.KEY} is on only at runtime: no sysctl file sets it, and "
+                        f"nothing of this host's role turns it on at boot: forwarding is "
+                        f"off after a reboot")
     if f.unreadable:
         problems.append("cannot read " + ", ".join(f.unreadable))
     if not problems:

@@ -443,3 +443,35 @@ def test_a_bgp_router_without_the_hypervisor_role_is_flagged_and_fixed(router_la
     for h in routers:
         assert re.search(rf"REMEDIATED\s+ip_forward\s+{re.escape(h)}\b", out), out
         assert sh(lab, h, "cat /proc/sys/net/ipv4/ip_forward").strip() == "1"
+
+
+def test_forwarding_set_only_at_runtime_dies_at_the_reboot_until_the_fix_keeps_it(
+        router_lab, tmp_path):
+    """Issue 12's runtime-only sysctl: red from the files alone, red again after a real
+    reboot (forwarding off), the fix survives the next reboot, and a last boot stays green."""
+    from stackproof.checks.forwarding import OUR_FILE
+    from stackproof.lab import faults
+    lab = router_lab
+    host = faults.inject(lab, "ip-forward-runtime-only")
+    only = ("-k", f"{TESTS['forwarding']} and {host}")
+    try:
+        assert sh(lab, host, "cat /proc/sys/net/ipv4/ip_forward").strip() == "1"
+        rc, out, outcomes = run_features(lab, tmp_path, "files", *only)
+        assert rc == 1 and "on only at runtime" in out, out
+        assert [n for n, v in outcomes.items() if v == "failed"] == \
+            [f"{TESTS['forwarding']}[{host}]"], out
+
+        rc, out, _ = run_features(lab, tmp_path, "booted", *only, "--reboot-check")
+        assert rc == 1 and "after a reboot" in out and "is 0 in the kernel" in out, out
+        assert sh(lab, host, "cat /proc/sys/net/ipv4/ip_forward").strip() == "0"
+
+        rc, out, _ = run_features(lab, tmp_path, "fixed", *only, "--reboot-check",
+                                  "--remediate")
+        assert rc == 0 and re.search(rf"REMEDIATED\s+ip_forward\s+{re.escape(host)}\b",
+                                     out), out
+        rc, out, _ = run_features(lab, tmp_path, "again", *only, "--reboot-check")
+        assert rc == 0 and "REMEDIATED" not in out, out
+        assert sh(lab, host, "cat /proc/sys/net/ipv4/ip_forward").strip() == "1"
+        assert sh(lab, host, f"cat {OUR_FILE}").rstrip().endswith("net.ipv4.ip_forward = 1")
+    finally:
+        faults.heal(lab, "ip-forward-runtime-only", host)

@@ -302,14 +302,7 @@ def test_forwarding_parser_orders_files_as_sysctl_does(tmp_path):
              "usr/lib/sysctl.d/50-default.conf": "# net.ipv4.ip_forward = 0\nkernel.x = 1\n",
              fwd_check.OUR_FILE.lstrip("/"): "net.ipv4.ip_forward = 1\n",
              "etc/sysctl.conf": "kernel.y = 2\n  net/ipv4/ip_forward=0\n"}
-    for rel, body in files.items():
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_text(body)
-    cmd = fwd.FORWARDING_CMD.replace(fwd.PROC, "/nonexistent")
-    for path in (*fwd.SYSCTL_DIRS, fwd.SYSCTL_CONF):
-        cmd = cmd.replace(f"{path}", f"{tmp_path}{path}")
-    out = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True).stdout
-    f = fwd.parse_forwarding(out.replace(str(tmp_path), ""))
+    f = fwd.parse_forwarding(forwarding_output(tmp_path, None, files))
     assert f.runtime is None
     assert [(s.path, s.value) for s in f.settings] == [
         ("/etc/sysctl.d/10-net.conf", "1"), (fwd_check.OUR_FILE, "1"), ("/etc/sysctl.conf", "0")]
@@ -342,6 +335,55 @@ def test_forwarding_off_is_a_finding_with_its_own_fix(lab_site):
     later = Finding("ip_forward", A, "x", {"conflicts": [
         {"path": "/etc/sysctl.conf", "line": 28, "value": "0"}]})
     assert "/etc/sysctl.conf line 28" in ip_forward.plan(Context(lab_site, Fleet()), later).blocked
+
+
+def forwarding_output(tmp_path: Path, runtime: str | None, files: dict[str, str]) -> str:
+    """The fact's own command run over real files under tmp_path (/proc's value in a file,
+    none for None), paths mapped back after."""
+    if runtime is not None:
+        (tmp_path / "proc").write_text(runtime + "\n")
+    for rel, body in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(body)
+    cmd = fwd.FORWARDING_CMD.replace(fwd.PROC, str(tmp_path / "proc"))    # absent: None
+    for path in (*fwd.SYSCTL_DIRS, fwd.SYSCTL_CONF):
+        cmd = cmd.replace(f"{path}", f"{tmp_path}{path}")
+    out = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True).stdout
+    return out.replace(str(tmp_path), "")
+
+
+class ForwardingHost(FwdHost):
+    def __init__(self, name: str, output: str):
+        super().__init__()
+        self.name, self.output = name, output
+
+    def run(self, command):
+        assert command == fwd.FORWARDING_CMD
+        return CommandResult(command, 0, self.output, "")
+
+
+def router_site():
+    from stackproof.site import load_site
+    return load_site(Path(__file__).resolve().parents[1] / "data" / "inventories" /
+                     "bgp-router-host.yml")
+
+
+def test_forwarding_on_only_at_runtime_is_flagged_where_no_role_turns_it_on(tmp_path):
+    site = router_site()
+    router = next(h for h in site.hosts if not fwd_check.switched_on_at_boot_by_role(site, h))
+    hypervisor = next(h for h in site.hosts if fwd_check.switched_on_at_boot_by_role(site, h))
+    runtime_only = forwarding_output(tmp_path, "1", {})
+    assert fwd.parse_forwarding(runtime_only).on
+    f = fwd_check.forwarding_on(site, ForwardingHost(router, runtime_only))
+    assert f is not None and f.remediation == "ip_forward", f
+    assert "on only at runtime" in f.message and "off after a reboot" in f.message
+    assert not ip_forward.plan(Context(site, Fleet()), f).blocked
+    # a hypervisor's libvirt turns it on at boot: no file needed there
+    assert fwd_check.forwarding_on(site, ForwardingHost(hypervisor, runtime_only)) is None
+    # the fix's own file keeps it on at boot: green on the router too
+    kept = forwarding_output(tmp_path, "1", {fwd_check.OUR_FILE.lstrip("/"):
+                                             ip_forward.CONTENT})
+    assert fwd_check.forwarding_on(site, ForwardingHost(router, kept)) is None
 
 
 def test_the_role_variation_has_a_bgp_host_the_lab_leaves_without_forwarding():

@@ -49,6 +49,23 @@ def chronyd_pid(shell: NsShell) -> int | None:
     return int(out) if out.isdigit() else None
 
 
+def ensure_running(shell: NsShell, start_command: str, timeout: float = 8.0) -> int:
+    """After a lab heal: chronyd runs again, or this names the host and why. A heal's
+    restart can still lose to a daemon that is slow to exit, so a missing chronyd is
+    started once more before giving up."""
+    if chronyd_pid(shell) is None:
+        try:
+            wait_until(lambda: chronyd_pid(shell), timeout, "chronyd after the heal")
+        except DaemonError:
+            shell.sh(start_command, check=False)
+    pid = wait_until(lambda: chronyd_pid(shell), timeout,
+                     f"[{shell.name}] chronyd to run after the heal",
+                     describe=lambda: shell.sh("ls -la /run/chrony; ps -eo pid,args",
+                                               check=False).stdout.strip())
+    _enforce_x(shell, pid)
+    return pid
+
+
 def clock_guard(shell: NsShell, pid: int) -> dict[str, bool]:
     """How chronyd `pid` is kept off the clock: `no_clock_control` (runs with -x) and
     `sys_time_dropped` (CAP_SYS_TIME out of its bounding set)."""

@@ -53,7 +53,7 @@ def _forwarding_off(lab, site, a):
     lab.shell(a).sh("sysctl -qw net.ipv4.ip_forward=0")
 
 
-def _restore_forwarding(lab, site, host):
+def restore_forwarding(lab, site, host):
     """The host's forwarding as the lab made it, and no sysctl file of the fix left behind."""
     from stackproof.checks.forwarding import OUR_FILE
     from stackproof.lab.daemons.frr import lab_forwarding
@@ -91,4 +91,4 @@ for name, what, inject in (
 
 register(Fault("ip-forward-off", "bgp", "IPv4 forwarding switched off in the kernel "
                "(sysctl net.ipv4.ip_forward=0)", inject=_forwarding_off,
-               heal=_restore_forwarding, default_host=_first))
+               heal=restore_forwarding, default_host=_first))

@@ -5,6 +5,9 @@
   file); the next boot loses them.
 - `hostname-runtime-only`: the running hostname is the inventory name, set with `hostname`
   only; /etc/hostname still holds the old name, which the next boot brings back.
+- `ip-forward-runtime-only`: a BGP host that is not a hypervisor forwards because someone ran
+  `sysctl -w`, and no sysctl file turns forwarding on; nothing of its role (libvirt does on a
+  hypervisor) does it at boot, so the next boot leaves it off.
 (`iptables-not-saved`, `kubelet-ip-unit-disabled` and `kubelet-ip-unit-missing`, in the
 firewall and kubernetes layers, are the same kind.) Prove them with `stackproof lab reboot`
 or `pytest features/ --reboot-check`.
@@ -14,6 +17,7 @@ from __future__ import annotations
 import shlex
 
 from stackproof.lab.faults import Fault, FaultError, register
+from stackproof.lab.faults.bgp import restore_forwarding
 from stackproof.lab.faults.dvr import _front, _need
 from stackproof.lab.faults.host import _first_guest, _old_name
 
@@ -64,3 +68,25 @@ register(Fault("hostname-runtime-only", "boot",
                "the hostname was set with `hostname` only: /etc/hostname brings the old "
                "name back at the next boot", inject=_name_runtime_only,
                heal=_name_everywhere, default_host=_first_guest))
+
+
+def _router(site):
+    from stackproof.checks.forwarding import switched_on_at_boot_by_role
+    from stackproof.expect import bgp_hosts
+    hosts = [h for h in bgp_hosts(site) if not switched_on_at_boot_by_role(site, h)]
+    if not hosts:
+        raise FaultError("no BGP host without the hypervisor role: on a hypervisor libvirt "
+                         "turns forwarding on at boot, so a runtime-only value survives there")
+    return hosts[0]
+
+
+def _forwarding_runtime_only(lab, site, host):
+    from stackproof.checks.forwarding import OUR_FILE
+    lab.shell(host).sh(f"rm -f {shlex.quote(OUR_FILE)} && sysctl -qw net.ipv4.ip_forward=1")
+
+
+register(Fault("ip-forward-runtime-only", "boot",
+               "IPv4 forwarding was switched on with `sysctl -w` only, on a BGP host whose "
+               "role does not turn it on at boot: the next boot leaves it off",
+               inject=_forwarding_runtime_only, heal=restore_forwarding,
+               default_host=_router))

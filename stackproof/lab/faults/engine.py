@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import shlex
 
+from stackproof.lab.daemons.chrony import ensure_running
 from stackproof.lab.faults import register
 from stackproof.osfamily import profile
 
@@ -86,3 +87,4 @@ class ServiceStartFails:
         path = shlex.quote(self._script(site, host))
         lab.shell(host).sh(f"if [ -f {path}.lab-fault ]; then mv -f {path}.lab-fault {path}; "
                            f"fi; {path} start >/dev/null 2>&1 || {path} restart")
+        ensure_running(lab.shell(host), f"{path} start")

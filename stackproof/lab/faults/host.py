@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 
+from stackproof.lab.daemons.chrony import ensure_running
 from stackproof.lab.faults import Fault, register
 from stackproof.osfamily import profile
 
@@ -41,21 +42,28 @@ def _chrony_default(lab, site, host):
     conf = profile(site, host).chrony_conf
     lab.shell(host).sh(f"cp -p {conf} {conf}.lab-fault && "
                        f"sed -i -E 's/^(server|pool) .*/{DEFAULT_POOL}/' {conf} && "
-                       f"service {profile(site, host).chrony_service} restart")
+                       f"({_chrony(site, host, 'restart')})")
 
 
 def _chrony_restore(lab, site, host):
     conf = profile(site, host).chrony_conf
     lab.shell(host).sh(f"if [ -f {conf}.lab-fault ]; then mv -f {conf}.lab-fault {conf}; fi && "
-                       f"service {profile(site, host).chrony_service} restart")
+                       f"({_chrony(site, host, 'restart')})")
+    ensure_running(lab.shell(host), _chrony(site, host, "start"))
+
+
+def _chrony(site, host, action: str) -> str:
+    os = profile(site, host)
+    return os.service(os.chrony_service, action)
 
 
 def _chronyd_stop(lab, site, host):
-    lab.shell(host).sh(f"service {profile(site, host).chrony_service} stop")
+    lab.shell(host).sh(_chrony(site, host, "stop"))
 
 
 def _chronyd_start(lab, site, host):
-    lab.shell(host).sh(f"service {profile(site, host).chrony_service} start")
+    lab.shell(host).sh(_chrony(site, host, "start"))
+    ensure_running(lab.shell(host), _chrony(site, host, "start"))
 
 
 register(Fault("hostname-drift", "host", "the host still answers to its old name (the "
