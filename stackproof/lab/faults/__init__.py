@@ -51,6 +51,13 @@ class Fault:
     inject: Action
     heal: Action
     default_host: Callable[["Site"], "str | None"] | None = None
+    # chaos rounds (stackproof.lab.chaos): False for faults made to break the engine itself
+    # (a hung command, a start that fails), not the site; `conflicts` names faults that
+    # cannot be injected together with this one (either side may declare it)
+    chaos: bool = True
+    conflicts: tuple[str, ...] = ()
+    # its fix is destructive (the run needs --allow-destructive)
+    destructive_fix: bool = False
 
     def target(self, site: Site, host: str | None) -> str | None:
         """The host to act on: the one asked for, else the fault's default."""
@@ -76,7 +83,10 @@ def register(fault: Any) -> Any:
         obj = fault() if isinstance(fault, type) else fault
         f = Fault(name=obj.name, layer=obj.layer, description=obj.description,
                   inject=obj.inject, heal=obj.heal,
-                  default_host=getattr(obj, "default_host", None))
+                  default_host=getattr(obj, "default_host", None),
+                  chaos=getattr(obj, "chaos", True),
+                  conflicts=tuple(getattr(obj, "conflicts", ())),
+                  destructive_fix=getattr(obj, "destructive_fix", False))
     if f.name in REGISTRY and REGISTRY[f.name] != f:
         raise FaultError(f"fault {f.name} registered twice ({REGISTRY[f.name].layer}, "
                          f"{f.layer})")

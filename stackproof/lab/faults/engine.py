@@ -35,6 +35,7 @@ def _first_client(site):
 @register
 class RemoteCommandHangs:
     name = "remote-command-hangs"
+    chaos = False           # breaks the engine, not the site
     layer = "engine"
     description = (f"every new `{HANG_BINARY}` on the host hangs (a script that sleeps, "
                    "bind-mounted over it in the host's mount namespace)")
@@ -62,6 +63,7 @@ class RemoteCommandHangs:
 @register
 class ServiceStartFails:
     name = "service-start-fails"
+    chaos = False           # breaks the engine, not the site
     layer = "engine"
     description = "chrony's init script stops chronyd but refuses to start it again"
 

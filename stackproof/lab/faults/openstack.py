@@ -313,7 +313,11 @@ for fault in (
           _only_openstack(unmap_host), _only_openstack(map_host), _default(_first_compute)),
     Fault("external-network-overlap", "openstack", "the external network sits on a range "
           "that overlaps a libvirt NAT network (the report's first ext-net)",
-          _only_openstack(ext_overlap), _only_openstack(ext_restore)),
+          _only_openstack(ext_overlap), _only_openstack(ext_restore),
+          # the rebuild re-creates every floating IP: faults on them would be swept away
+          destructive_fix=True,
+          conflicts=("dvr-compute-route-missing", "dvr-fip-not-on-br-ex",
+                     "dvr-front-route-missing", "fip-route-not-persisted")),
     Fault("external-gateway-missing", "openstack", "the external gateway address is not on "
           "the host bridge", _only_openstack(gw_remove), _only_openstack(gw_add)),
     Fault("instance-port-unbound", "openstack", "an instance's port is bound to no host "
