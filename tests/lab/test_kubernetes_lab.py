@@ -96,9 +96,21 @@ def test_the_token_never_reaches_the_output(seed_lab, run_suite, fault):
     assert "set nodeRegistration.kubeletExtraArgs.node-ip" in planned.output
 
 
+def emptydir_pods_on(lab, node: str) -> int:
+    code, pods = kh.api_request(lab.state_dir, "GET",
+                                f"/api/v1/pods?fieldSelector=spec.nodeName%3D{node}")
+    assert code == 200, pods
+    return sum(1 for p in pods["items"]
+               if any("emptyDir" in v for v in p["spec"].get("volumes") or []))
+
+
 def test_maintenance_drains_a_worker_through_the_api(any_lab, run_suite, fault):
-    host = rk.floating_node_ip_hosts(any_lab.site)[0]
+    # the worker that holds emptyDir pods now (an earlier drain on the shared lab may have
+    # moved them all to one worker): draining it deletes their data, so it is destructive
+    host = max(rk.floating_node_ip_hosts(any_lab.site),
+               key=lambda h: emptydir_pods_on(any_lab, node_of(any_lab, h)))
     node = node_of(any_lab, host)
+    assert emptydir_pods_on(any_lab, node), f"no emptyDir pod on any worker of {any_lab}"
     chosen = ("-m", "maintenance", "--node", node)
     default = run_suite(any_lab, *KUBE)
     assert MAINTENANCE not in default.output        # deselected without -m maintenance
