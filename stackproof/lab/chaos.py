@@ -152,7 +152,10 @@ def unseen(drawn: list[Drawn], red: RunSummary) -> list[Drawn]:
 
 # --- one round --------------------------------------------------------------------------------
 def run_round(lab, number: int, seed: int, out_dir: Path,
-              say: Callable[[str], None] = print) -> RoundResult:
+              say: Callable[[str], None] = print,
+              before_heal: Callable[[], None] | None = None) -> RoundResult:
+    """One round; `before_heal` runs after the runs and before the heals (a lab test reads
+    the operator's items there: what the remediations left, not what the heals put back)."""
     result = RoundResult(number, seed)
     workdir = out_dir / f"round-{number:03d}-seed-{seed}"
     if workdir.exists():
@@ -166,6 +169,8 @@ def run_round(lab, number: int, seed: int, out_dir: Path,
     except Exception as exc:                      # a lab error fails the round, not the run
         result.reason = f"{type(exc).__name__}: {exc}"
     finally:
+        if before_heal is not None:
+            before_heal()
         for d in reversed(injected):
             try:
                 faults.heal(lab, d.name, d.host)
