@@ -169,27 +169,37 @@ TIMEOUT={int(timeout)}
 {exports}
 running() {{ p=$(cat "$PIDFILE" 2>/dev/null) && kill -0 "$p" 2>/dev/null; }}
 
-start() {{
-    running && {{ echo "{AGENT_SERVICE} already running"; return 0; }}
-    mkdir -p "$(dirname "$PIDFILE")" "$(dirname "$LOG")"
+# Two callers at once (a remediation's restart while an earlier start still waits) must not
+# leave two agents: the check, the kill and the launch happen under one lock, and a waiter
+# watches only the agent it launched and removes the pid file only while it is still its own.
+lock() {{ mkdir -p "$(dirname "$PIDFILE")"; exec 9>"$PIDFILE.lock"; flock -w 60 9; }}
+unlock() {{ flock -u 9; }}
+
+launch() {{
+    mkdir -p "$(dirname "$LOG")"
     offset=$(($(stat -c %s "$LOG" 2>/dev/null || echo 0) + 1))
-    setsid {shlex.join(command)} >>"$LOG" 2>&1 </dev/null &
-    echo $! > "$PIDFILE"
+    setsid {shlex.join(command)} >>"$LOG" 2>&1 </dev/null 9>&- &
+    me=$!
+    echo $me > "$PIDFILE"
+}}
+
+wait_ready() {{
     i=0
     while [ $i -lt $((TIMEOUT * 10)) ]; do
         if tail -c +$offset "$LOG" | grep -q {q(READY_LINE)}; then
             echo "{AGENT_SERVICE} started"; return 0
         fi
-        if ! running; then
+        if ! kill -0 "$me" 2>/dev/null; then
             echo "{AGENT_SERVICE} exited:" >&2; tail -c +$offset "$LOG" | tail -n 5 >&2
-            rm -f "$PIDFILE"; return 1
+            [ "$(cat "$PIDFILE" 2>/dev/null)" = "$me" ] && rm -f "$PIDFILE"
+            return 1
         fi
         sleep 0.1; i=$((i + 1))
     done
     echo "{AGENT_SERVICE} not initialized after $TIMEOUT s" >&2; return 1
 }}
 
-stop() {{
+halt() {{
     if running; then
         p=$(cat "$PIDFILE"); kill -TERM -"$p" 2>/dev/null || kill "$p"
         i=0
@@ -197,13 +207,29 @@ stop() {{
         kill -KILL -"$p" 2>/dev/null || true    # dash: no `--` before a group
     fi
     rm -f "$PIDFILE"
+}}
+
+start() {{
+    lock
+    if running; then unlock; echo "{AGENT_SERVICE} already running"; return 0; fi
+    launch; unlock
+    wait_ready
+}}
+
+stop() {{
+    lock; halt; unlock
     echo "{AGENT_SERVICE} stopped"
+}}
+
+restart() {{
+    lock; halt; launch; unlock
+    wait_ready
 }}
 
 case "$1" in
     start) start ;;
     stop) stop ;;
-    restart|force-reload) stop; start ;;
+    restart|force-reload) restart ;;
     status) if running; then echo "{AGENT_SERVICE} is running"; else
                 echo "{AGENT_SERVICE} is not running"; exit 3; fi ;;
     *) echo "Usage: $0 {{start|stop|restart|status}}" >&2; exit 2 ;;
