@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
                    "already up there is used as it is)")
     p.add_argument("--out", default="chaos-out", help="where failing rounds are kept")
     p.add_argument("--keep", action="store_true", help="leave the lab up at the end")
+    p.add_argument("--minutes", type=float, default=None, help="start no round after this "
+                   "many minutes (the rounds done are reported as usual)")
     args = p.parse_args(argv)
 
     lab = Lab(args.inventory, args.state_dir, log=lambda line: None)
@@ -48,16 +50,30 @@ def main(argv: list[str] | None = None) -> int:
         lab.up()
     seeds = [args.replay] if args.replay else chaos.round_seeds(args.seed, args.rounds)
     out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     results = []
     t0 = time.monotonic()
+
+    def summary() -> None:
+        """Written after every round: a run stopped early keeps what it did."""
+        (out / "summary.json").write_text(json.dumps(
+            {"inventory": args.inventory, "seed": args.seed,
+             "seconds": round(time.monotonic() - t0, 1),
+             "rounds": [asdict(r) for r in results]}, indent=1))
     try:
         for i, seed in enumerate(seeds, 1):
+            if args.minutes is not None and time.monotonic() - t0 > args.minutes * 60:
+                print(f"chaos: {args.minutes:g} minutes are up: no round {i}", flush=True)
+                break
             print(f"round {i}/{len(seeds)} seed {seed}", flush=True)
             result = chaos.run_round(lab, i, seed, out, say=lambda s: print(s, flush=True))
             results.append(result)
+            summary()
             print(result.line(), flush=True)
             for err in result.heal_errors:
                 print(f"  heal failed: {err}", flush=True)
+    except KeyboardInterrupt:
+        print("chaos: interrupted; the rounds done so far follow", flush=True)
     finally:
         if made_here and not args.keep:
             lab.down()
@@ -69,10 +85,6 @@ def main(argv: list[str] | None = None) -> int:
     for r in failed:
         print(f"  replay: python scripts/chaos.py --inventory {args.inventory} "
               f"--replay {r.seed}   ({r.reason})")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.json").write_text(json.dumps(
-        {"inventory": args.inventory, "seed": args.seed, "seconds": round(total, 1),
-         "rounds": [asdict(r) for r in results]}, indent=1))
     return 1 if failed else 0
 
 
