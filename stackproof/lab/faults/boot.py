@@ -71,9 +71,11 @@ register(Fault("hostname-runtime-only", "boot",
 
 
 def _router(site):
-    from stackproof.checks.forwarding import switched_on_at_boot_by_role
+    # the lab's own model of a fresh host (not the check's rule): a BGP host it brings up
+    # without forwarding is one whose role does not turn it on at boot
     from stackproof.expect import bgp_hosts
-    hosts = [h for h in bgp_hosts(site) if not switched_on_at_boot_by_role(site, h)]
+    from stackproof.lab.daemons.frr import lab_forwarding
+    hosts = [h for h in bgp_hosts(site) if lab_forwarding(site, h) == "0"]
     if not hosts:
         raise FaultError("no BGP host without the hypervisor role: on a hypervisor libvirt "
                          "turns forwarding on at boot, so a runtime-only value survives there")
