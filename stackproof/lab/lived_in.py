@@ -175,14 +175,14 @@ def _has_time(site: Site, host: str) -> bool:
 
 def host_items(site: Site) -> dict[str, HostItems]:
     """The fixed operator profile, per inventory host."""
-    from stackproof.lab.kube.hook import rk              # which hosts run a kubelet
+    from stackproof.lab.templates import kubelet as kt   # which hosts run a kubelet
     from stackproof.lab.ovs import ovs_hosts
     bgp = _bgp_hosts(site)
     hypervisors = [n for n, h in site.physical_hosts().items() if h.nat_networks]
     ovs = set(ovs_hosts(site))
     nova = {n for n in site.hosts if site.openstack is not None
             and {"nova_compute", "openstack_controller"} & set(site.hosts[n].roles)}
-    kube = set(rk.kube_node_hosts(site))
+    kube = set(kt.node_hosts(site))
     out = {}
     for i, host in enumerate(site.hosts):
         items: dict = dict(host=host, iptables_rules=_iptables_rules(i),

@@ -13,7 +13,8 @@ the agent would:
   - the operator's part: br-ex with its physical port (a lab port, `EXTERNAL_PORT`), and a
     kernel tap named like br-ex (OVS internal ports make no kernel device here; on a real
     node `ip addr add ... dev br-ex` works, so the DVR layer can put a floating IP on it);
-  - /etc/neutron/plugins/ml2/openvswitch_agent.ini rendered from the site model;
+  - /etc/neutron/plugins/ml2/openvswitch_agent.ini as the operator writes it
+    (stackproof.lab.templates.neutron);
   - the endpoints the Neutron server would tell the agent (tunnel_sync), in
     /var/lib/neutron/lab-tunnel-endpoints.json;
   - /etc/init.d/neutron-openvswitch-agent, started with `service neutron-openvswitch-agent
@@ -33,8 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stackproof.lab.shell import NsShell
-from stackproof.render.neutron import AGENT_INI, AGENT_SERVICE, render_agent_ini
-from stackproof.render.ovs import endpoints, ensure_bridge, ovs_layout, vsctl
+from stackproof.lab.templates.neutron import (AGENT_INI, AGENT_SERVICE, agent_ini, agent_ports,
+                                              bridge_mappings, endpoints)
 from stackproof.site import Site
 
 SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
@@ -117,15 +118,26 @@ def ovs_pids(shell: NsShell) -> dict[str, int | None]:
 
 
 # --- the operator's part: the external bridge ------------------------------------------------
+def vsctl(*commands: list[str], timeout: int = 10) -> str:
+    """One `ovs-vsctl` transaction of several commands."""
+    argv = ["ovs-vsctl", f"--timeout={timeout}"]
+    for c in commands:
+        argv += ["--", *c]
+    return shlex.join(argv)
+
+
 def make_external_bridges(shell: NsShell, site: Site, host: str) -> None:
-    layout = ovs_layout(site, host)
+    """The operator's `ovs-vsctl add-br br-ex` with its physical port, secure and on the
+    system datapath as the agent expects a mapped bridge."""
+    bridges = list(bridge_mappings(site, host).values())
     cmds = []
-    for br in layout.physical_bridges:
-        cmds += ensure_bridge(br)
-        cmds.append(["--may-exist", "add-port", br, EXTERNAL_PORT])
+    for br in bridges:
+        cmds += [["--may-exist", "add-br", br],
+                 ["set", "Bridge", br, "fail_mode=secure", "datapath_type=system"],
+                 ["--may-exist", "add-port", br, EXTERNAL_PORT]]
     if cmds:
         shell.sh(vsctl(*cmds))
-    for br in layout.physical_bridges:
+    for br in bridges:
         shell.sh(f"ip link show {shlex.quote(br)} >/dev/null 2>&1 || "
                  f"ip tuntap add dev {shlex.quote(br)} mode tap")
         shell.run(["ip", "link", "set", br, "up"])
@@ -242,7 +254,7 @@ def write_agent_files(shell: NsShell, site: Site, host: str) -> None:
                "/var/log/neutron"])
     # a private copy, never a link: nothing a host writes may reach the repository
     write_file(shell, AGENT_BIN, STANDIN.read_text(), mode=0o755)
-    write_file(shell, AGENT_INI, render_agent_ini(site, host), mode=0o640)
+    write_file(shell, AGENT_INI, agent_ini(site, host), mode=0o640)
     write_file(shell, ENDPOINTS, json.dumps(endpoints(site), indent=2) + "\n")
     write_file(shell, INIT_SCRIPT, init_script(agent_command()), mode=0o755)
 
@@ -299,16 +311,14 @@ def agent_running(shell: NsShell) -> bool:
 
 
 def layout_built(shell: NsShell, site: Site, host: str) -> bool:
-    """Every bridge and every tunnel port of the agent's layout exists."""
-    layout = ovs_layout(site, host)
+    """Every bridge and port a started agent leaves (the full mesh of tunnels to the
+    endpoints the lab hands out: stackproof.lab.templates.neutron.agent_ports) exists."""
     proc = shell.run(["ovs-vsctl", "--timeout=5", "--format=json", "--columns=name",
                       "list", "Interface"], check=False)
     if proc.returncode != 0:
         return False
     names = {row[0] for row in json.loads(proc.stdout)["data"]}
-    want = set(layout.bridges) | {p.port for p in layout.patches} | \
-        {t.name for t in layout.tunnels}
-    return want <= names
+    return agent_ports(site, host) <= names
 
 
 # --- measurements ----------------------------------------------------------------------------
@@ -388,7 +398,7 @@ def ovs_hook(lab, site: Site) -> None:
             raise _common().DaemonError(f"[{host}] Open vSwitch: {exc}") from exc
         lab.say(f"ovs {host}: " + ("Open vSwitch and br-ex; the real agent builds br-int and "
                                    "br-tun" if real else
-                                   f"br-int, br-tun, {len(ovs_layout(site, host).tunnels)} "
+                                   f"br-int, br-tun, {len(endpoints(site)) - 1} "
                                    f"tunnel(s) (stand-in agent)")
                 + f" in {time.monotonic() - t:.1f} s")
     from stackproof.lab.pool import each

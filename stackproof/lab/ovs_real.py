@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from stackproof.lab.shell import NsShell
-from stackproof.render.neutron import AGENT_INI, AGENT_SERVICE
+from stackproof.lab.templates.neutron import AGENT_INI, AGENT_SERVICE
 from stackproof.site import Site
 
 ENV = "STACKPROOF_LAB_OVS_AGENT"

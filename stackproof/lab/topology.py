@@ -20,7 +20,7 @@ import json
 import subprocess
 from dataclasses import dataclass
 
-from stackproof.expect import site_networks
+from stackproof.lab.templates.networks import all_networks
 from stackproof.lab.shell import NsShell
 from stackproof.site import Site
 
@@ -78,7 +78,7 @@ def plan_underlay(site: Site, prefix: str, host_netns: dict[str, str]) -> Underl
     return UnderlayPlan(switch_netns=f"{prefix}switch", uplink_netns=f"{prefix}uplink",
                         uplink_address=f"{up}/{plen}", gateway=str(up),
                         cidr=str(site.underlay_cidr), ports=ports,
-                        site_networks=tuple(site_networks(site)))
+                        site_networks=tuple(all_networks(site)))
 
 
 def ip_batch(netns: str, commands: list[str]) -> None:

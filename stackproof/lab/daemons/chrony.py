@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import shlex
 
-from stackproof.expect import time_intent
 from stackproof.lab.daemons.common import (DaemonError, read_file, require_private, wait_until,
                                            write_file)
 from stackproof.lab.shell import NsShell
-from stackproof.render.chrony import chrony_conf, chrony_conf_path
+from stackproof.lab.templates.chrony import chrony_conf, conf_path, time_hosts
 from stackproof.site import Site
 
 PIDFILE = "/run/chrony/chronyd.pid"
@@ -97,12 +96,13 @@ def daemon_opts(text: str) -> list[str]:
 
 
 def write_chrony_files(shell: NsShell, site: Site, host: str) -> str | None:
-    """/etc/default/chrony (with -x) first, then the intended chrony.conf. Returns the
+    """/etc/default/chrony (with -x) first, then the operator's chrony.conf
+    (stackproof.lab.templates.chrony). Returns the
     configuration path, or None when the site has no time service."""
     text = chrony_conf(site, host)
     if text is None:
         return None
-    path = chrony_conf_path(site, host)
+    path = conf_path(site, host)
     write_file(shell, DEFAULTS, defaults_text(path))
     if "-x" not in daemon_opts(read_file(shell, DEFAULTS) or ""):
         raise DaemonError(f"[{host}] {DEFAULTS} does not keep -x: refusing to start chrony")
@@ -159,12 +159,6 @@ def wait_synced(shell: NsShell, server_address: str, timeout: float = SYNC_TIMEO
     wait_until(lambda: selected_source(shell) == server_address, timeout,
                f"[{shell.name}] chrony to select {server_address}",
                describe=lambda: f"sources {sources(shell)}")
-
-
-def time_hosts(site: Site) -> list[str]:
-    """Hosts with a time intent; the server first, so clients find it answering."""
-    hosts = [h for h in site.hosts if time_intent(site, h) is not None]
-    return sorted(hosts, key=lambda h: not time_intent(site, h).serves)
 
 
 # --- lab hook ---------------------------------------------------------------------------------

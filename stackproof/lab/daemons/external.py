@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import shlex
 
-from stackproof.expect import external_gateway
+from stackproof.lab.templates.networks import external_gateway
 
 UNIT_NAME = "external-gateway-address.service"
 UNIT_PATH = f"/etc/systemd/system/{UNIT_NAME}"
@@ -29,10 +29,10 @@ def external_gateway_hook(lab, site) -> None:
     found = external_gateway(site)
     if found is None:
         return
-    host, addr = found
+    host, cidr, dev = found
     shell = lab.shell(host)
-    shell.sh(f"ip addr replace {shlex.quote(addr.cidr)} dev {shlex.quote(addr.dev)}")
+    shell.sh(f"ip addr replace {shlex.quote(cidr)} dev {shlex.quote(dev)}")
     from stackproof.lab.daemons.common import write_file
-    write_file(shell, UNIT_PATH, unit_text(addr.cidr, addr.dev))
+    write_file(shell, UNIT_PATH, unit_text(cidr, dev))
     shell.sh(f"mkdir -p {shlex.quote(WANTS.rsplit('/', 1)[0])} && "
              f"ln -sfn {shlex.quote(UNIT_PATH)} {shlex.quote(WANTS)}")

@@ -1,7 +1,7 @@
 """Floating IPs made really reachable across lab hosts: the instances' NICs and the DVR path.
 
 The lab's stand-in for what Neutron's DVR builds on a compute node, plus the report's
-manual fixes, all derived from the site model (expect.floating_ip_plumbing):
+manual fixes, all from the lab's own reading of the site model (stackproof.lab.templates.fip):
 
 - each instance gets its NIC: a veth whose instance end is named as the inventory says
   (`interface`, with its tenant address and a default route via the tenant network's first
@@ -18,10 +18,10 @@ manual fixes, all derived from the site model (expect.floating_ip_plumbing):
   IP (proxy ARP, as DVR's fip namespace does) and the instance's traffic leaves through
   the external gateway (as DVR's fip namespace routes it), so replies come back the way
   they went;
-- the fronting host's and the compute hypervisor's /32 routes, kept for boot where the
-  suite expects them (stackproof.render.routes: the libvirt network's definition for the
-  hypervisor's route into its NAT network, the OS family's file for the fronting host's
-  route over the underlay), and the floating IP on the instance's lo
+- the fronting host's and the compute hypervisor's /32 routes, kept for boot as the operator
+  keeps them (the libvirt network's definition for the hypervisor's route into its NAT
+  network, the OS family's file for the fronting host's route over the underlay), and the
+  floating IP on the instance's lo
   (idempotent: the Kubernetes layer may have put it there already).
 
 Runs as a GUEST hook after the firewall (whose report rules carry the return path) and
@@ -34,12 +34,11 @@ import subprocess
 import uuid
 from dataclasses import dataclass
 
-from stackproof.expect import floating_ip_plumbing
 from stackproof.lab.daemons.common import DaemonError, read_file, write_file
 from stackproof.lab.shell import NsShell
 from stackproof.osfamily import profile
-from stackproof.render.routes import (StaticRoute, fip_routes, keeper, render_persisted,
-                                      with_libvirt_routes)
+from stackproof.lab.templates import fip as tpl
+from stackproof.lab.templates.fip import Hop
 from stackproof.site import Site
 
 # Policy-routing table (and rule priority) for the instance traffic of a compute on the
@@ -114,12 +113,14 @@ def _front_device(site: Site, compute: str) -> str | None:
 def fip_nats(site: Site) -> list[FipNat]:
     ports = {p.instance: p for p in instance_ports(site)}
     out = []
-    for p in floating_ip_plumbing(site):
-        port = ports[p.instance]
-        on_bridge = next((a.dev for a in p.addresses.get(port.compute, ())), None)
+    for port in ports.values():
+        if port.floating_ip is None:
+            continue
+        on_bridge = next((dev for cidr, dev in tpl.bridge_addresses(site, port.compute)
+                          if cidr == f"{port.floating_ip}/32"), None)
         proxy = None if on_bridge else _front_device(site, port.compute)
         egress = str(site.openstack.external_network.gateway) if proxy else None
-        out.append(FipNat(p.floating_ip, port, on_bridge, proxy, egress))
+        out.append(FipNat(port.floating_ip, port, on_bridge, proxy, egress))
     return out
 
 
@@ -183,13 +184,13 @@ def nat_commands(nat: FipNat) -> list[str]:
     return cmds
 
 
-def host_routes(site: Site) -> dict[str, list[StaticRoute]]:
+def host_routes(site: Site) -> dict[str, list[Hop]]:
     """host -> the /32 routes it must carry, with the device each gateway sits on."""
-    out: dict[str, list[StaticRoute]] = {}
+    out: dict[str, list[Hop]] = {}
     for host in site.hosts:
-        hops = fip_routes(site, host)
+        hops = tpl.hops(site, host)
         if hops:
-            out[host] = [h.route for h in hops]
+            out[host] = hops
     return out
 
 
@@ -216,27 +217,30 @@ def plug_instance(compute: NsShell, instance: NsShell, port: InstancePort) -> No
 VIRSH = ["virsh", "-q", "-c", "qemu:///system"]
 
 
-def persist_routes(shell: NsShell, site: Site, host: str, routes: list[StaticRoute]) -> None:
-    """Keep the routes for boot where the suite expects them (render.routes.keeper)."""
+def persist_routes(shell: NsShell, site: Site, host: str, routes: list[Hop]) -> None:
+    """Keep the routes for boot as the operator does (stackproof.lab.templates.fip): in the
+    libvirt network whose bridge the gateway is on, else in the OS family's route file."""
     family = profile(site, host).family
-    by_keeper: dict = {}
+    by_target: dict[tuple[str, str], list[Hop]] = {}
     for r in routes:
-        by_keeper.setdefault(keeper(site, host, family, r), []).append(r)
-    for k, rs in by_keeper.items():
-        if k.kind == "libvirt":
-            current = shell.run([*VIRSH, "net-dumpxml", "--inactive", k.target]).stdout
-            new = with_libvirt_routes(current, rs)
+        net = tpl.libvirt_network_of(site, host, r.dev)
+        key = ("libvirt", net) if net else (family, tpl.route_file(family, r.dev))
+        by_target.setdefault(key, []).append(r)
+    for (kind, target), rs in by_target.items():
+        if kind == "libvirt":
+            current = shell.run([*VIRSH, "net-dumpxml", "--inactive", target]).stdout
+            new = tpl.with_libvirt_routes(current, rs)
             if new != current:
-                path = f"/root/.lab-{k.target}-routes.xml"
+                path = f"/root/.lab-{target}-routes.xml"
                 write_file(shell, path, new, mode=0o600)
                 shell.run([*VIRSH, "net-define", path])
                 shell.run(["rm", "-f", path])
             continue
-        shell.run(["mkdir", "-p", k.target.rsplit("/", 1)[0]])
-        current = read_file(shell, k.target)
-        new = render_persisted(k.kind, current, rs)
+        shell.run(["mkdir", "-p", target.rsplit("/", 1)[0]])
+        current = read_file(shell, target)
+        new = tpl.with_routes(kind, current, rs)
         if new != current:
-            write_file(shell, k.target, new)
+            write_file(shell, target, new)
 
 
 def fip_hook(lab, site: Site) -> None:

@@ -1,14 +1,14 @@
 """The site's intended iptables rules, as the operator left them after the report's fixes.
 
 The lab starts from the healthy site; faults then remove what the report found missing.
-Rules come from the site model (expect.iptables_rules), never from the suite's remediations:
-the lab depends on the site model only.
+Rules come from the lab's own list (stackproof.lab.templates.iptables), written from the
+site model and the report, never from the suite's expectations or remediations.
 """
 from __future__ import annotations
 
 import shlex
 
-from stackproof.expect import iptables_rules
+from stackproof.lab.templates.iptables import rules as iptables_rules
 
 RULES_FILE = "/etc/iptables/rules.v4"     # lab hosts are Debian: netfilter-persistent's file
 

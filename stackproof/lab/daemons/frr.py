@@ -10,12 +10,12 @@ from __future__ import annotations
 import ipaddress
 import json
 
-from stackproof.expect import bgp_hosts, bgp_intent
 from stackproof.lab.daemons.common import (LAB_INIT, DaemonError, read_file, wait_until,
                                            write_file)
 from stackproof.lab.pool import each
 from stackproof.lab.shell import NsShell
-from stackproof.render.frr import frr_service_command, render_frr_conf, set_bgpd
+from stackproof.lab.templates.bgp import daemons_with_bgpd, frr_conf, nat_routes, peers, speakers
+from stackproof.services import service_command
 from stackproof.site import Site
 
 FRR_CONF = "/etc/frr/frr.conf"
@@ -27,16 +27,17 @@ CONVERGE_PER_HOST = 1.0
 
 
 def frr_command(site: Site, host: str, action: str) -> list[str]:
-    return frr_service_command(action, site.os_family_of(host), LAB_INIT)
+    return service_command("frr", action, site.os_family_of(host), LAB_INIT)
 
 
 def write_frr_files(shell: NsShell, site: Site, host: str) -> None:
-    """The intended frr.conf and the host's daemons file with bgpd=yes."""
-    write_file(shell, FRR_CONF, render_frr_conf(site, host), mode=0o640, owner="frr:frr")
+    """The operator's frr.conf (stackproof.lab.templates.bgp) and the host's daemons file
+    with bgpd=yes."""
+    write_file(shell, FRR_CONF, frr_conf(site, host), mode=0o640, owner="frr:frr")
     daemons = read_file(shell, FRR_DAEMONS)
     if daemons is None:
         raise DaemonError(f"[{host}] {FRR_DAEMONS} missing: is frr installed?")
-    write_file(shell, FRR_DAEMONS, set_bgpd(daemons, True), mode=0o640, owner="frr:frr")
+    write_file(shell, FRR_DAEMONS, daemons_with_bgpd(daemons), mode=0o640, owner="frr:frr")
 
 
 def bgp_summary(shell: NsShell) -> dict | None:
@@ -86,16 +87,15 @@ def stop_frr(shell: NsShell, site: Site, host: str) -> None:
 def nat_prefixes_expected(site: Site, host: str) -> dict[str, str]:
     """Prefix -> next hop the lab itself makes learnable: the other BGP hosts' NAT networks
     (the external network appears only once the OpenStack layer puts its gateway up)."""
-    return {str(nw.cidr): str(site.hosts[o].underlay.address)
-            for o in bgp_hosts(site) if o != host for nw in site.hosts[o].nat_networks}
+    return nat_routes(site, host)
 
 
 def converged(shell: NsShell, site: Site, host: str) -> tuple[bool, str]:
     """Every neighbor Established and every other host's NAT prefix in the kernel table
     via that host. Returns (done, what is missing)."""
     states = peer_states(shell)
-    missing = [f"session {n.address} ({n.peer}) {states.get(n.address, 'absent')}"
-               for n in bgp_intent(site, host).neighbors
+    missing = [f"session {n.address} ({n.name}) {states.get(n.address, 'absent')}"
+               for n in peers(site, host)
                if states.get(n.address) != "Established"]
     routes = {}
     for r in kernel_routes(shell):
@@ -113,9 +113,9 @@ def converged(shell: NsShell, site: Site, host: str) -> tuple[bool, str]:
 def converge_timeout(site: Site) -> float:
     """The wait for BGP grows with the sessions it waits for (each host's bgpd opens its own,
     on the same few CPUs) and with the hosts whose routes must land."""
-    sessions = sum(len(bgp_intent(site, h).neighbors) for h in bgp_hosts(site)) // 2
+    sessions = sum(len(peers(site, h)) for h in speakers(site)) // 2
     return CONVERGE_TIMEOUT + CONVERGE_PER_SESSION * sessions + \
-        CONVERGE_PER_HOST * len(bgp_hosts(site))
+        CONVERGE_PER_HOST * len(speakers(site))
 
 
 def wait_converged(shells: dict[str, NsShell], site: Site,
@@ -162,11 +162,11 @@ def frr_hook(lab, site: Site) -> None:
         shell = lab.shell(host)
         shell.run(["sysctl", "-qw", f"net.ipv4.ip_forward={lab_forwarding(site, host)}"])
         start_frr(shell, site, host)
-    each(bgp_hosts(site), start)
+    each(speakers(site), start)
 
 
 def frr_converge_hook(lab, site: Site) -> None:
     """GUEST hook: wait until every BGP host has its sessions and the NAT routes."""
-    hosts = bgp_hosts(site)
+    hosts = speakers(site)
     if hosts:
         wait_converged({h: lab.shell(h) for h in hosts}, site)

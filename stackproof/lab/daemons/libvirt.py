@@ -27,7 +27,7 @@ from stackproof.lab.daemons.common import (LAB_INIT, DaemonError, read_file, req
                                            wait_until, write_file)
 from stackproof.lab.topology import PORTS_DIR, record_port
 from stackproof.lab.shell import NsShell
-from stackproof.render.libvirt import network_xml
+from stackproof.lab.templates.libvirt import network_xml
 from stackproof.services import service_command
 from stackproof.site import Site
 

@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import shlex
 
-from stackproof.expect import bgp_hosts, bgp_intent, learned_prefixes
 from stackproof.lab.faults import Fault, register
-from stackproof.render.frr import render_frr_conf
+from stackproof.lab.templates.bgp import frr_conf, learned_routes, peers, speakers
+
+# The sysctl file the suite's ip_forward fix writes (stackproof.checks.forwarding.OUR_FILE,
+# duplicated: the lab imports no check; tests/unit/test_lab_independence.py keeps them equal).
+FIX_SYSCTL_FILE = "/etc/sysctl.d/90-stackproof-ip-forward.conf"
 
 
 def _peer(site, a):
-    return next(h for h in bgp_hosts(site) if h != a)
+    return next(h for h in speakers(site) if h != a)
+
+
+def _address(site, host) -> str:
+    return str(site.hosts[host].underlay.address)
 
 
 def _vtysh(lab, site, host, *lines):
@@ -29,24 +36,24 @@ def _frr_stop(lab, site, a):
 
 def _wrong_as(lab, site, a):
     b = _peer(site, a)
-    _vtysh(lab, site, a, f"neighbor {bgp_intent(site, b).router_id} remote-as "
+    _vtysh(lab, site, a, f"neighbor {_address(site, b)} remote-as "
                          f"{site.asn_of(b) + 99}")
 
 
 def _drift(lab, site, a):
     lines = ["address-family ipv4 unicast", "no redistribute connected"]
-    lines += [f"no neighbor {n.address} next-hop-self" for n in bgp_intent(site, a).neighbors
-              if n.next_hop_self]
+    if site.bgp.mode == "ibgp":
+        lines += [f"no neighbor {p.address} next-hop-self" for p in peers(site, a)]
     _vtysh(lab, site, a, *lines)
 
 
 def _neighbor_removed(lab, site, a):
-    _vtysh(lab, site, a, f"no neighbor {bgp_intent(site, _peer(site, a)).router_id}")
+    _vtysh(lab, site, a, f"no neighbor {_address(site, _peer(site, a))}")
 
 
 def _static(lab, site, a):
-    p = next(p for p in learned_prefixes(site, a) if p.origin == _peer(site, a))
-    lab.shell(a).sh(f"ip route add {shlex.quote(p.prefix)} via {shlex.quote(p.via)}")
+    prefix, via, _ = next(r for r in learned_routes(site, a) if r[2] == _peer(site, a))
+    lab.shell(a).sh(f"ip route add {shlex.quote(prefix)} via {shlex.quote(via)}")
 
 
 def _forwarding_off(lab, site, a):
@@ -55,27 +62,27 @@ def _forwarding_off(lab, site, a):
 
 def restore_forwarding(lab, site, host):
     """The host's forwarding as the lab made it, and no sysctl file of the fix left behind."""
-    from stackproof.checks.forwarding import OUR_FILE
     from stackproof.lab.daemons.frr import lab_forwarding
-    lab.shell(host).sh(f"rm -f {shlex.quote(OUR_FILE)}; "
+    lab.shell(host).sh(f"rm -f {shlex.quote(FIX_SYSCTL_FILE)}; "
                        f"sysctl -qw net.ipv4.ip_forward={lab_forwarding(site, host)}")
 
 
 def restore_frr(lab, site, host):
-    """frr.conf as rendered, bgpd on, no leftover static route, frr restarted; on a
+    """The operator's frr.conf (stackproof.lab.templates.bgp), bgpd on, no leftover static
+    route, frr restarted; on a
     lived-in lab the operator's FRR items go back on top (stackproof.lab.lived_in)."""
     from stackproof.lab.lived_in import reseed
     shell = lab.shell(host)
-    for p in learned_prefixes(site, host):
-        shell.run(["ip", "route", "del", p.prefix, "proto", "boot"], check=False)
+    for prefix, _, _ in learned_routes(site, host):
+        shell.run(["ip", "route", "del", prefix, "proto", "boot"], check=False)
     shell.run(["/bin/sh", "-c", "sed -i 's/^bgpd=.*/bgpd=yes/' /etc/frr/daemons && "
                "cat > /etc/frr/frr.conf && chown frr:frr /etc/frr/frr.conf && "
-               "service frr restart"], input=render_frr_conf(site, host))
+               "service frr restart"], input=frr_conf(site, host))
     reseed(lab, host)
 
 
 def _first(site):
-    return bgp_hosts(site)[0]
+    return speakers(site)[0]
 
 
 for name, what, inject in (

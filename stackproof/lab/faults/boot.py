@@ -73,9 +73,9 @@ register(Fault("hostname-runtime-only", "boot",
 def _router(site):
     # the lab's own model of a fresh host (not the check's rule): a BGP host it brings up
     # without forwarding is one whose role does not turn it on at boot
-    from stackproof.expect import bgp_hosts
     from stackproof.lab.daemons.frr import lab_forwarding
-    hosts = [h for h in bgp_hosts(site) if lab_forwarding(site, h) == "0"]
+    from stackproof.lab.templates.bgp import speakers
+    hosts = [h for h in speakers(site) if lab_forwarding(site, h) == "0"]
     if not hosts:
         raise FaultError("no BGP host without the hypervisor role: on a hypervisor libvirt "
                          "turns forwarding on at boot, so a runtime-only value survives there")
@@ -83,8 +83,9 @@ def _router(site):
 
 
 def _forwarding_runtime_only(lab, site, host):
-    from stackproof.checks.forwarding import OUR_FILE
-    lab.shell(host).sh(f"rm -f {shlex.quote(OUR_FILE)} && sysctl -qw net.ipv4.ip_forward=1")
+    from stackproof.lab.faults.bgp import FIX_SYSCTL_FILE
+    lab.shell(host).sh(f"rm -f {shlex.quote(FIX_SYSCTL_FILE)} && "
+                       "sysctl -qw net.ipv4.ip_forward=1")
 
 
 register(Fault("ip-forward-runtime-only", "boot",

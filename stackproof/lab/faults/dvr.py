@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import shlex
 
-from stackproof.expect import floating_ip_plumbing
 from stackproof.lab.faults import Fault, FaultError, register
+from stackproof.lab.templates import fip as tpl
 
 
 def _routes_on(site, host):
-    return [r for p in floating_ip_plumbing(site) for r in p.routes.get(host, ())]
+    return tpl.hops(site, host)
 
 
 def _addresses_on(site, host):
-    return [a for p in floating_ip_plumbing(site) for a in p.addresses.get(host, ())]
+    """(address/32, device) the compute node holds on its external bridge."""
+    return tpl.bridge_addresses(site, host)
 
 
 def _front(site):
@@ -65,14 +66,14 @@ def _del_addresses(lab, site, host):
     addrs = _addresses_on(site, _need(host, "floating IP on an external bridge"))
     if not addrs:
         raise FaultError(f"{host} holds no floating IP")
-    lab.shell(host).sh(" ; ".join(f"ip addr del {shlex.quote(a.cidr)} dev {shlex.quote(a.dev)}"
-                                  for a in addrs), check=False)
+    lab.shell(host).sh(" ; ".join(f"ip addr del {shlex.quote(cidr)} dev {shlex.quote(dev)}"
+                                  for cidr, dev in addrs), check=False)
 
 
 def _add_addresses(lab, site, host):
     lab.shell(host).sh(" && ".join(
-        f"ip addr replace {shlex.quote(a.cidr)} dev {shlex.quote(a.dev)}"
-        for a in _addresses_on(site, host)))
+        f"ip addr replace {shlex.quote(cidr)} dev {shlex.quote(dev)}"
+        for cidr, dev in _addresses_on(site, host)))
 
 
 register(Fault("dvr-front-route-missing", "dvr",

@@ -24,8 +24,8 @@ HANG_BINARY = "vtysh"
 
 
 def _first_bgp_host(site):
-    from stackproof.expect import bgp_hosts
-    return next(iter(bgp_hosts(site)))
+    from stackproof.lab.templates.bgp import speakers
+    return next(iter(speakers(site)))
 
 
 def _first_client(site):

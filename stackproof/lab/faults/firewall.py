@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import shlex
 
-from stackproof.expect import iptables_rules
 from stackproof.lab.daemons.firewall import RULES_FILE, apply_rules
 from stackproof.lab.faults import Fault, FaultError, register
 from stackproof.lab.faults.libvirt import _new_compute_host
+from stackproof.lab.templates.iptables import rules as iptables_rules
 
 
 def _delete(lab, site, host, chain: str, predicate=lambda r: True):

@@ -13,22 +13,22 @@ import time
 
 from stackproof.lab.faults import Fault, FaultError, register
 from stackproof.lab.kube import hook as kh
-from stackproof.render import kubelet as rk
+from stackproof.lab.templates import kubelet as kt
 
 
 def _first_floating(site):
-    hosts = rk.floating_node_ip_hosts(site)
+    hosts = kt.floating_ip_hosts(site)
     return hosts[0] if hosts else None
 
 
 def _first_worker(site):
     return next((n.host for n in (site.kubernetes.nodes if site.kubernetes else [])
                  if n.host and n.schedulable
-                 and not rk.kubelet_intent(site, n.host).control_plane), None)
+                 and not kt.node_host(site, n.host).control_plane), None)
 
 
 def _intent(site, host):
-    intent = rk.kubelet_intent(site, host) if host else None
+    intent = kt.node_host(site, host) if host else None
     if intent is None:
         raise FaultError(f"{host}: runs no Kubernetes node of the inventory")
     return intent
@@ -68,7 +68,7 @@ def _ip_on_lo(lab, site, host):
 
 def _unit_remove(lab, site, host):
     _intent(site, host)
-    lab.shell(host).run(["rm", "-f", rk.UNIT_LINK, rk.UNIT_PATH])
+    lab.shell(host).run(["rm", "-f", kt.UNIT_LINK, kt.UNIT_PATH])
 
 
 def _unit_restore(lab, site, host):
@@ -77,7 +77,7 @@ def _unit_restore(lab, site, host):
 
 def _unit_disable(lab, site, host):
     _intent(site, host)
-    lab.shell(host).run(["rm", "-f", rk.UNIT_LINK])
+    lab.shell(host).run(["rm", "-f", kt.UNIT_LINK])
 
 
 def _unit_enable(lab, site, host):
@@ -93,9 +93,9 @@ def _join_node_ip(node_ip_of):
         shell = lab.shell(host)
         config = kh.read_join_config(shell)
         if config is None:
-            raise FaultError(f"{host}: no {rk.JOIN_CONFIG} to edit")
+            raise FaultError(f"{host}: no {kt.JOIN_CONFIG} to edit")
         node_ip = node_ip_of(intent)
-        kh.write_join_config(shell, rk.set_join_node_ip(config, node_ip))
+        kh.write_join_config(shell, kt.with_node_ip(config, node_ip))
         kh.write_flags(shell, node_ip)
         if node_ip is None:
             _node_seen(lab, intent.node, lambda ready, ip: ip != intent.node_ip,

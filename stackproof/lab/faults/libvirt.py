@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import shlex
 
-from stackproof.expect import remote_compute_hypervisors
 from stackproof.lab.daemons.firewall import apply_rules
 from stackproof.lab.faults import Fault, register
-from stackproof.render.libvirt import dhcp_host_xml, dhcp_hosts
+from stackproof.lab.templates.iptables import remote_computes
+from stackproof.lab.templates.libvirt import host_element as dhcp_host_xml
+from stackproof.lab.templates.libvirt import reservations as dhcp_hosts
 
 VIRSH = "virsh -q -c qemu:///system"
 
 
 def _new_compute_host(site) -> str:
     """The report's third host: a hypervisor of a compute node away from the front."""
-    remote = list(remote_compute_hypervisors(site))
+    remote = [h for h in site.physical_hosts() if remote_computes(site, h)]
     if remote:
         return remote[0]
     return next(n for n, h in site.physical_hosts().items() if h.nat_networks)

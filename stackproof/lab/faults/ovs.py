@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from stackproof.lab import ovs as labovs
 from stackproof.lab.faults import Fault, FaultError, register
-from stackproof.render.neutron import AGENT_INI, render_agent_ini, with_options, without_option
-from stackproof.render.ovs import ovs_layout
+from stackproof.lab.templates.neutron import (AGENT_INI, agent_ini, edit_option, endpoints,
+                                              tunnel_port)
 
 
 def _default_host(site) -> str | None:
@@ -30,7 +30,7 @@ def _vsctl(lab, host, *args: str) -> None:
 
 def _restore(lab, site, host) -> None:
     shell = lab.shell(_need(host))
-    labovs.write_file(shell, AGENT_INI, render_agent_ini(site, host), mode=0o640)
+    labovs.write_file(shell, AGENT_INI, agent_ini(site, host), mode=0o640)
     labovs.restart_synced(shell)
     # the real agent makes its tunnels in its first loops after 'initialized': wait for the
     # full mesh (hosts without l2_population), so the next fault starts from a whole layout
@@ -57,11 +57,13 @@ def wrong_local_ip(site, host) -> str:
         site.address_of(n) for n in site.physical_hosts() if n != host))
 
 
-def _first_tunnel(site, host):
-    tunnels = ovs_layout(site, _need(host)).tunnels
-    if not tunnels:
+def _first_tunnel(site, host) -> str:
+    """The name of the agent's tunnel port to the first other endpoint."""
+    me = endpoints(site)[_need(host)]
+    others = [ip for ip in endpoints(site).values() if ip != me]
+    if not others:
         raise FaultError(f"{host} has no other overlay endpoint")
-    return tunnels[0]
+    return tunnel_port(site.overlay.tunnel_types[0], others[0])
 
 
 register(Fault(
@@ -79,19 +81,19 @@ register(Fault(
     "ovs-vxlan-port-missing", "ovs", "the VXLAN port to one other endpoint deleted",
     inject=lambda lab, site, host: _vsctl(lab, host, "--if-exists", "del-port",
                                           site.overlay.tunnel_bridge,
-                                          _first_tunnel(site, host).name),
+                                          _first_tunnel(site, host)),
     heal=_restore, default_host=_default_host))
 register(Fault(
     "ovs-ini-no-tunnel-types", "ovs", "openvswitch_agent.ini without `tunnel_types = vxlan` "
     "(agent restarted with it)",
     inject=lambda lab, site, host: _edit_ini(
-        lab, site, host, lambda t: without_option(t, "agent", "tunnel_types")),
+        lab, site, host, lambda t: edit_option(t, "agent", "tunnel_types", None)),
     heal=_restore, default_host=_default_host))
 register(Fault(
     "ovs-ini-wrong-local-ip", "ovs", "openvswitch_agent.ini with a wrong local_ip (the "
     "physical host's address); the agent, restarted, logs \"Tunneling can't be enabled with "
     "invalid local_ip\" and builds nothing (its privsep helper keeps the process alive)",
     inject=lambda lab, site, host: _edit_ini(
-        lab, site, host, lambda t: with_options(t, {("ovs", "local_ip"):
-                                                    wrong_local_ip(site, host)})),
+        lab, site, host, lambda t: edit_option(t, "ovs", "local_ip",
+                                                  wrong_local_ip(site, host))),
     heal=_restore, default_host=_default_host))

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import shlex
 
-from stackproof.expect import bgp_intent
 from stackproof.lab.faults import Fault, FaultError, register
 from stackproof.lab.faults.bgp import restore_frr
+from stackproof.lab.templates.bgp import peers
 
 
 def _reflector(site) -> str:
@@ -17,11 +17,11 @@ def _reflector(site) -> str:
 
 
 def first_client(site, reflector: str):
-    """The reflector's first client neighbor (a BgpNeighbor)."""
+    """The reflector's first client (a stackproof.lab.templates.bgp.Peer)."""
     if reflector not in site.bgp.route_reflectors:
         raise FaultError(f"{reflector}: not one of bgp.route_reflectors "
                          f"({', '.join(site.bgp.route_reflectors) or 'none'})")
-    return next(n for n in bgp_intent(site, reflector).neighbors if n.route_reflector_client)
+    return next(p for p in peers(site, reflector) if p.reflected)
 
 
 def _bgpd_stopped(lab, site, rr):

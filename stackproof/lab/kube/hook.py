@@ -36,7 +36,7 @@ import yaml
 
 from stackproof.lab.kube import tls as tlsmod
 from stackproof.lab.shell import NsShell
-from stackproof.render import kubelet as rk
+from stackproof.lab.templates import kubelet as kt
 from stackproof.site import Site
 
 KUBE_DIR = "kube"
@@ -127,39 +127,39 @@ def api_request(state_dir: Path, method: str, path: str, body=None,
 
 # --- the hosts -----------------------------------------------------------------------------
 def write_join_config(shell: NsShell, config: dict) -> None:
-    shell.run(["mkdir", "-p", os.path.dirname(rk.JOIN_CONFIG)])
-    write_file(shell, rk.JOIN_CONFIG, rk.join_config_text(config), mode=0o600)
+    shell.run(["mkdir", "-p", os.path.dirname(kt.JOIN_CONFIG)])
+    write_file(shell, kt.JOIN_CONFIG, kt.join_config_text(config), mode=0o600)
 
 
 def read_join_config(shell: NsShell) -> dict | None:
-    proc = shell.run(["cat", rk.JOIN_CONFIG], check=False)
+    proc = shell.run(["cat", kt.JOIN_CONFIG], check=False)
     return yaml.safe_load(proc.stdout) if proc.returncode == 0 else None
 
 
 def write_flags(shell: NsShell, node_ip: str | None) -> None:
-    shell.run(["mkdir", "-p", os.path.dirname(rk.KUBEADM_FLAGS)])
-    write_file(shell, rk.KUBEADM_FLAGS, rk.kubeadm_flags_text(node_ip), mode=0o644)
+    shell.run(["mkdir", "-p", os.path.dirname(kt.KUBEADM_FLAGS)])
+    write_file(shell, kt.KUBEADM_FLAGS, kt.kubeadm_flags_text(node_ip), mode=0o644)
 
 
 def install_unit(shell: NsShell, ip: str) -> None:
-    write_file(shell, rk.UNIT_PATH, rk.unit_text(ip), mode=0o644)
+    write_file(shell, kt.UNIT_PATH, kt.unit_text(ip), mode=0o644)
     enable_unit(shell)
 
 
 def enable_unit(shell: NsShell) -> None:
     q = shlex.quote
-    shell.sh(f"mkdir -p {q(rk.WANTS_DIR)} && ln -sfn {q(rk.UNIT_PATH)} {q(rk.UNIT_LINK)}")
+    shell.sh(f"mkdir -p {q(kt.WANTS_DIR)} && ln -sfn {q(kt.UNIT_PATH)} {q(kt.UNIT_LINK)}")
 
 
 def add_ip_on_lo(shell: NsShell, ip: str) -> None:
     shell.run(["ip", "addr", "replace", f"{ip}/32", "dev", "lo"])
 
 
-def prepare_host(shell: NsShell, site: Site, intent: rk.KubeletIntent, secret: dict) -> None:
+def prepare_host(shell: NsShell, site: Site, intent: kt.NodeHost, secret: dict) -> None:
     if intent.control_plane:
         write_flags(shell, None)                 # kubeadm init: kubelet picks its address
         return
-    config = rk.join_config(endpoint=rk.api_endpoint(site), token=secret["bootstrap_token"],
+    config = kt.join_config(endpoint=kt.api_endpoint(site), token=secret["bootstrap_token"],
                             ca_cert_hash=secret["ca_cert_hash"], node=intent.node,
                             node_ip=intent.node_ip)
     write_join_config(shell, config)
@@ -179,7 +179,7 @@ def _node_configs(lab, site: Site) -> list[dict]:
                     "internal_ip": str(node.internal_ip), "host": node.host,
                     "pid": rec.init_pid if rec else None,
                     "start": rec.init_start if rec else None,
-                    "join_config": rk.JOIN_CONFIG})
+                    "join_config": kt.JOIN_CONFIG})
     return out
 
 
@@ -256,8 +256,8 @@ def kube_hook(lab, site: Site) -> None:
     d = kube_dir(lab.state_dir)
     d.mkdir(mode=0o700, exist_ok=True)
     secret = _secret_file(d)
-    for host in rk.kube_node_hosts(site):
-        prepare_host(lab.shell(host), site, rk.kubelet_intent(site, host), secret)
+    for host in kt.node_hosts(site):
+        prepare_host(lab.shell(host), site, kt.node_host(site, host), secret)
     t = time.monotonic()
     start_standin(lab, site, secret)
     url = api_url(lab.state_dir)
