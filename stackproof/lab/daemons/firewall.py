@@ -1,4 +1,4 @@
-"""The site's intended iptables rules, as the operator left them after the report's fixes.
+"""The iptables rules the report's operator added, applied and saved.
 
 The lab starts from the healthy site; faults then remove what the report found missing.
 Rules come from the lab's own list (stackproof.lab.templates.iptables), written from the

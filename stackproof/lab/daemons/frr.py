@@ -1,4 +1,5 @@
-"""FRR inside lab hosts: the intended frr.conf, `bgpd=yes`, and FRR's own init script.
+"""FRR inside lab hosts: the operator's frr.conf (stackproof.lab.templates.bgp), `bgpd=yes`,
+and FRR's own init script.
 
 FRR runs exactly as on a sysv host: `service frr start` (= /usr/lib/frr/frrinit.sh start:
 watchfrr, which starts zebra, bgpd and staticd and loads /etc/frr/frr.conf with `vtysh -b`).

@@ -2,8 +2,9 @@
 usable peer 'patch-int' exists in 'system' datapath."), a patch port missing, a VXLAN port to
 one endpoint missing, and the agent's ini without `tunnel_types` or with a wrong `local_ip`.
 
-Each heal puts the intended ini back and restarts the agent, which rebuilds its bridges and
-tunnels: what an operator does, and harmless when a remediation already fixed the fault.
+Each heal puts the operator's ini (stackproof.lab.templates.neutron) back and restarts the
+agent, which rebuilds its bridges and tunnels: what an operator does, and harmless when a
+remediation already fixed the fault.
 """
 from __future__ import annotations
 
