@@ -272,3 +272,28 @@ def test_the_labs_ini_edit_keeps_the_rest(value):
     assert cp.get("ovs", "local_ip", fallback=None) == value
     assert cp.get("ovs", "foo") == "1" and cp.get("agent", "tunnel_types") == "vxlan"
     assert new.startswith("# ops note\n")
+
+
+@pytest.mark.parametrize("family", ["debian", "rhel"])
+def test_the_labs_route_files_bring_back_the_inventorys_routes(inventory, family):
+    """What the lab keeps for boot, read by the suite's parser of those files, is what the
+    YAML asks for; writing twice adds nothing, and the operator's lines stay."""
+    from stackproof.render.routes import parse_libvirt_routes, parse_persisted
+    raw, site = inventory
+    for host, want in raw_fip_routes(raw).items():
+        hops = lfip.hops(site, host)
+        kept: set[tuple[str, str]] = set()
+        for dev in {h.dev for h in hops}:
+            mine = [h for h in hops if h.dev == dev]
+            net = lfip.libvirt_network_of(site, host, dev)
+            if net:
+                xml = f"<network>\n  <name>{net}</name>\n</network>\n"
+                new = lfip.with_libvirt_routes(xml, mine)
+                assert lfip.with_libvirt_routes(new, mine) == new
+                kept |= parse_libvirt_routes(new)
+                continue
+            ops = "# operator\nauto lo\n" if family == "debian" else "10.99.0.0/16 via 10.1.1.1\n"
+            new = lfip.with_routes(family, ops, mine)
+            assert new.startswith(ops) and lfip.with_routes(family, new, mine) == new
+            kept |= parse_persisted(family, {"f": new}) - parse_persisted(family, {"f": ops})
+        assert kept == want, host

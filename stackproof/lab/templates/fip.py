@@ -108,16 +108,20 @@ def with_routes(family: str, text: str | None, routes: list[Hop]) -> str:
                if not any(ln.split()[:3] == [r.prefix, "via", r.via] for ln in lines)]
         return text if not add else \
             text + ("" if not text or text.endswith("\n") else "\n") + "\n".join(add) + "\n"
+    by_dev: dict[str, list[str]] = {}
     for r in routes:
         line = f"    up ip route replace {r.prefix} via {r.via} dev {r.dev}"
-        if any(ln.strip() == line.strip() for ln in lines):
-            continue
-        head = f"iface {r.dev} inet manual"
+        if not any(ln.strip() == line.strip() for ln in lines):
+            by_dev.setdefault(r.dev, []).append(line)
+    for dev, new in by_dev.items():
+        head = f"iface {dev} inet manual"
         at = next((i for i, ln in enumerate(lines) if ln.strip() == head), None)
         if at is None:
-            lines += ["", f"# floating IP {r.floating_ip} ({r.instance}) over {r.dev}", head]
-            at = len(lines) - 1
-        lines.insert(at + 1, line)
+            lines += ([""] if lines else []) + \
+                [f"# floating-IP /32 routes over {dev} (DVR: the instances behind other hosts)",
+                 head, *new]
+        else:
+            lines[at + 1:at + 1] = new
     return "\n".join(lines) + "\n"
 
 
