@@ -1,7 +1,7 @@
 """The lab never builds state from the suite's own expectation code: if the lab and the checks
 shared the code that decides what is right, a wrong expectation would pass.
 
-An import-graph test over every module under stackproof/lab (imports inside functions too),
+An import-graph test over every module under stackproof_lab (imports inside functions too),
 and checks that the OS/package facts the lab duplicates as its own constants still name the
 same paths as the product's.
 """
@@ -17,7 +17,7 @@ LAB = ROOT / "stackproof" / "lab"
 BANNED = ("stackproof.render", "stackproof.expect", "stackproof.checks",
           "stackproof.remediations")
 
-# Modules under stackproof/lab allowed to import a banned module, with the reason. Empty:
+# Modules under stackproof_lab allowed to import a banned module, with the reason. Empty:
 # even the faults' target pickers read the site model through the lab's own templates.
 ALLOWED: dict[str, str] = {}
 
@@ -59,9 +59,9 @@ def lab_files() -> list[Path]:
 
 def test_the_walk_sees_the_lab_and_the_parser_sees_every_spelling(tmp_path):
     names = {_module_name(p) for p in lab_files()}
-    assert {"stackproof.lab.daemons.frr", "stackproof.lab.faults.bgp",
-            "stackproof.lab.templates.bgp", "stackproof.lab.kube.hook",
-            "stackproof.lab.ovs"} <= names
+    assert {"stackproof_lab.daemons.frr", "stackproof_lab.faults.bgp",
+            "stackproof_lab.templates.bgp", "stackproof_lab.kube.hook",
+            "stackproof_lab.daemons.ovs"} <= names
     probe = tmp_path / "probe.py"
     probe.write_text("import stackproof.expect\nfrom stackproof import render\n"
                      "def f():\n    from stackproof.checks.bgp import x\n")
@@ -76,7 +76,7 @@ def test_no_lab_module_imports_the_suites_expectation_code(path):
     if name in ALLOWED:
         return
     assert not bad, (f"{name} imports {bad}: the lab must build its state from "
-                     f"stackproof.lab.templates (the site model), not from the suite's "
+                     f"stackproof_lab.templates (the site model), not from the suite's "
                      f"expectations")
 
 
@@ -98,7 +98,7 @@ def _product_closure(start: str, seen: set[str]) -> set[str]:
     if found is None:
         return seen
     name, path = found
-    if name in seen or name.startswith("stackproof.lab") or not name.startswith("stackproof"):
+    if name in seen or name.startswith("stackproof_lab") or not name.startswith("stackproof"):
         return seen
     seen.add(name)
     for n in imported_names(path):
@@ -111,7 +111,7 @@ def test_product_modules_the_lab_uses_do_not_reach_the_expectation_code():
     """site, osfamily, services, redact...: plain data and OS facts. A product module that
     started importing expect/render would bring the suite's expectations back into the lab."""
     used = {n for p in lab_files() for n in imported_names(p)
-            if n.startswith("stackproof.") and not n.startswith("stackproof.lab")}
+            if n.startswith("stackproof.") and not n.startswith("stackproof_lab")}
     bad = {}
     for name in sorted(used):
         reach = sorted(m for m in _product_closure(name, set()) if _banned(m))
@@ -125,9 +125,9 @@ def test_duplicated_os_facts_name_the_same_paths():
     the product must name the same files, or the lab would build state the suite never
     reads."""
     from stackproof.checks.forwarding import OUR_FILE
-    from stackproof.lab.faults.bgp import FIX_SYSCTL_FILE
-    from stackproof.lab.templates import kubelet as lk
-    from stackproof.lab.templates import neutron as ln
+    from stackproof_lab.faults.bgp import FIX_SYSCTL_FILE
+    from stackproof_lab.templates import kubelet as lk
+    from stackproof_lab.templates import neutron as ln
     from stackproof.render import kubelet as rk
     from stackproof.render import neutron as rn
     assert FIX_SYSCTL_FILE == OUR_FILE

@@ -1,4 +1,4 @@
-"""The lab's templates (stackproof.lab.templates) and the suite's expectations
+"""The lab's templates (stackproof_lab.templates) and the suite's expectations
 (stackproof.expect, stackproof.render) are separate code: where they must agree on the
 site, each is compared with facts read straight from the inventory's YAML, never with each
 other, so a test fails whichever side gets the inventory wrong.
@@ -16,13 +16,13 @@ import pytest
 import yaml
 
 from stackproof import expect
-from stackproof.lab.templates import bgp as lbgp
-from stackproof.lab.templates import chrony as lchrony
-from stackproof.lab.templates import fip as lfip
-from stackproof.lab.templates import iptables as lipt
-from stackproof.lab.templates import kubelet as lkube
-from stackproof.lab.templates import libvirt as llibvirt
-from stackproof.lab.templates import neutron as lneutron
+from stackproof_lab.templates import bgp as lbgp
+from stackproof_lab.templates import chrony as lchrony
+from stackproof_lab.templates import fip as lfip
+from stackproof_lab.templates import iptables as lipt
+from stackproof_lab.templates import kubelet as lkube
+from stackproof_lab.templates import libvirt as llibvirt
+from stackproof_lab.templates import neutron as lneutron
 from stackproof.render import chrony as rchrony
 from stackproof.render import frr as rfrr
 from stackproof.render import kubelet as rkube
