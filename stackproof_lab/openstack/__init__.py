@@ -1,0 +1,122 @@
+"""Real OpenStack services for the lab: Keystone, neutron-api and nova-api on 127.0.0.1,
+nova-compute in the compute nodes, Neutron agents kept alive per node, and the site's
+networks, router, ports and floating IPs created through the APIs.
+
+    openstack_hook(lab, site)     GUEST hook (stackproof_lab.daemons.GUEST_HOOKS)
+
+Install the services first: scripts/install-openstack.sh (pinned in
+requirements-openstack.lock, own venv). The lab writes <state>/openstack/clouds.yaml and
+puts its path in the lab inventory (`openstack.clouds_yaml`), so the suite connects with
+plain openstacksdk to the cloud named `openstack.cloud`.
+
+Modules: layout (paths, ports, venv), config (rendered configs), templates (schema
+databases), services (root-side APIs), nodes (inside the nodes), resources (API objects),
+serve.py / nova_compute.py / heartbeat.py (processes, run with other interpreters).
+"""
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from stackproof.site import Site
+
+__all__ = ["openstack_hook", "clouds_yaml_of"]
+
+
+def clouds_yaml_of(state_dir) -> str | None:
+    """The lab's clouds.yaml path when its OpenStack layer is up."""
+    from stackproof_lab.openstack.layout import Layout
+    lay = Layout.load(state_dir)
+    return str(lay.clouds_yaml) if lay and lay.clouds_yaml.is_file() else None
+
+
+def openstack_hook(lab, site: Site) -> None:
+    if site.openstack is None:
+        return
+    from stackproof_lab.daemons import ovs_real
+    from stackproof_lab.openstack import nodes, resources, services
+    from stackproof_lab.openstack.layout import Layout, Secrets, require_venv
+    require_venv()
+    real_ovs = bool(ovs_real.wanted() and site.with_role("ovs_agent"))
+    t0 = time.monotonic()
+    lay = Layout.new(lab.state_dir)
+    lay.make_dirs()
+    lay.save()
+    sec = Secrets()
+    timings: dict[str, float] = {}
+    bootstrap = services.start_all(lab, site, lay, sec)
+    timings["databases + servers started"] = time.monotonic() - t0
+    # the real OVS agents meanwhile: RabbitMQ and neutron-rpc-server (on this lab's Neutron
+    # database) in the network node, then the agents, whose reports make their rows
+    pool = ThreadPoolExecutor(max_workers=1)
+    agents = pool.submit(ovs_real.start_real, lab, site, lay.db_url("neutron")) \
+        if real_ovs else None
+
+    # the nodes meanwhile: they need only the databases (agent rows, nova's cell database)
+    t1 = time.monotonic()
+    computes = site.with_role("nova_compute")
+    shells = {h: lab.shell(h) for h in set(computes) | set(site.with_role("ovs_agent"))
+              | set(site.with_role("network_node")) | set(site.with_role("openstack_controller"))}
+    nodes.insert_agents(lay, site, real_ovs)
+
+    def node(host: str) -> None:
+        shell = shells[host]
+        nodes.hide_machine_config(shell)
+        nodes.mount_sbin(shell, lay, host)
+        if host in computes:
+            nodes.setup_compute(shell, site, lay, sec, host)
+        if "openstack_controller" in site.hosts[host].roles:
+            nodes.setup_controller(shell, site, lay, sec, host)
+        standins = nodes.setup_agents(shell, site, lay, host, real_ovs)
+        for name in standins:
+            nodes.service(shell, name, "start")
+        if standins:
+            nodes.start_heartbeat(shell, lay, host)
+    from stackproof_lab.pool import each
+    each(sorted(shells), node)
+    # nova-compute takes ~10-20 s to import and report: it boots while the APIs come up
+    each(computes, lambda host: nodes.service(shells[host], "nova-compute", "start"))
+    timings["nodes"] = time.monotonic() - t1
+
+    t1 = time.monotonic()
+    services.finish(site, lay, sec, bootstrap)
+    timings["keystone bootstrap + APIs answering"] = time.monotonic() - t1
+    t1 = time.monotonic()
+    conn = resources.connect(lay.clouds_yaml, site)
+    try:
+        made = resources.create_all(conn, site, bind=not real_ovs)
+    except BaseException:
+        conn.close()
+        raise
+    timings["resources"] = time.monotonic() - t1
+    t1 = time.monotonic()
+    if computes:
+        nodes.wait_compute_nodes(lay, computes)
+        ctl = site.with_role("openstack_controller")
+        if ctl:
+            nodes.discover_hosts(lab.shell(ctl[0]))
+    timings["nova-compute + discover_hosts"] = time.monotonic() - t1
+    if agents is not None:
+        t1 = time.monotonic()
+        try:
+            for host, why in agents.result().items():
+                lab.say(f"openstack: real neutron-openvswitch-agent on {host} "
+                        + ("initialized" if not why else f"not initialized yet: {why}"))
+        finally:
+            pool.shutdown()
+        timings["waiting for the real OVS agents"] = time.monotonic() - t1
+        t1 = time.monotonic()
+        from stackproof_lab.openstack import instances
+        try:
+            plugged = instances.bind_and_plug(conn, shells, site)
+            down = instances.wait_active(conn, list(plugged.values()))
+        finally:
+            conn.close()
+        if down:
+            lab.say(f"openstack: instance port(s) not ACTIVE yet: {', '.join(down)}")
+        timings["instance ports bound, plugged, ACTIVE"] = time.monotonic() - t1
+    else:
+        conn.close()
+    lab.say(f"openstack: {len(made)} resources; "
+            + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
+            + f"; total {time.monotonic() - t0:.1f} s; clouds.yaml {lay.clouds_yaml}")
