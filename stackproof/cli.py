@@ -164,4 +164,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # through the imported module: a plugin's `from stackproof.cli import CliError` must be
+    # the class this main() catches, not a second copy of it in __main__
+    from stackproof.cli import main as _main
+    sys.exit(_main())
