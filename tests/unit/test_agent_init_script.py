@@ -46,8 +46,11 @@ def test_two_restarts_at_once_leave_one_agent(script, tmp_path):
     calls = [subprocess.Popen([str(script), "restart"], stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True) for _ in range(3)]
     outs = [c.communicate(timeout=60)[0] for c in calls]
-    time.sleep(0.5)
-    alive = agents(tmp_path)
+    # an agent a restart killed may take a moment to go (a loaded machine): two that stay
+    # are the bug (an orphan blocked every later start), one that is still exiting is not
+    deadline = time.monotonic() + 10
+    while len(alive := agents(tmp_path)) > 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert len(alive) == 1, (alive, outs)
     pid = int((tmp_path / "run" / "agent.pid").read_text())
     assert os.getpgid(alive[0]) == pid, (alive, pid)        # the agent leads its group

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-LAB = ROOT / "stackproof" / "lab"
+LAB = ROOT / "stackproof_lab"
 BANNED = ("stackproof.render", "stackproof.expect", "stackproof.checks",
           "stackproof.remediations")
 
