@@ -203,7 +203,8 @@ def _attach_all(conn, site) -> None:
     for name, inst in site.instances().items():
         if inst.floating_ip is None:
             continue
-        port = next(iter(conn.network.ports(device_id=resources.instance_device_id(site, name))))
+        from stackproof.lab.openstack.instances import instance_port
+        port = instance_port(conn, site, name)
         fip = next(iter(conn.network.ips(floating_ip_address=str(inst.floating_ip))), None)
         if fip is None:
             conn.network.create_ip(floating_network_id=ext.id,

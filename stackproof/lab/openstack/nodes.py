@@ -193,7 +193,8 @@ def ensure_nova_user(shell: NsShell) -> None:
              f"--home-dir /var/lib/nova --no-create-home --shell /usr/sbin/nologin {NOVA_USER}")
 
 
-def setup_compute(shell: NsShell, site: Site, lay: Layout, sec: Secrets, host: str) -> None:
+def setup_compute(shell: NsShell, site: Site, lay: Layout, sec: Secrets, host: str,
+                  servers: bool = False) -> None:
     ensure_nova_user(shell)
     controller = "openstack_controller" in site.hosts[host].roles
     write_file(shell, "/etc/nova/nova.conf",
@@ -204,7 +205,8 @@ def setup_compute(shell: NsShell, site: Site, lay: Layout, sec: Secrets, host: s
     shell.sh(f"mkdir -p {q(path)} /var/lib/nova/tmp && chown {NOVA_USER}:{NOVA_USER} {q(path)} "
              f"&& chmod 755 {q(path)}")
     override = lay.node_dir(host) / "nova-compute-lab.conf"
-    override.write_text(config.nova_compute_lab_conf(lay))
+    override.write_text(config.nova_compute_servers_conf(site, lay, sec) if servers
+                        else config.nova_compute_lab_conf(lay))
     override.chmod(0o600)
     _wrapper(sbin_dir(lay, host) / "nova-compute",
              f"#!/bin/sh\n# stackproof lab: Nova's compute service with FakeDriver\n"
