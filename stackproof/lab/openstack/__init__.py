@@ -71,7 +71,8 @@ def openstack_hook(lab, site: Site) -> None:
     real_ovs = bool(ovs_real.wanted() and site.with_role("ovs_agent"))
     computes = site.with_role("nova_compute")
     # real servers need the real bus: RabbitMQ comes with the real OVS agents
-    servers = bool(real_ovs and computes and site.instances())
+    servers = bool(real_ovs and computes and site.instances()
+                   and site.with_role("openstack_controller"))
     t0 = time.monotonic()
     lay = Layout.new(lab.state_dir)
     lay.make_dirs()
@@ -103,6 +104,9 @@ def openstack_hook(lab, site: Site) -> None:
             nodes.setup_compute(shell, site, lay, sec, host, servers)
         if "openstack_controller" in site.hosts[host].roles:
             nodes.setup_controller(shell, site, lay, sec, host)
+            if servers:
+                for name in nodes.setup_node_apis(shell, lay, host):
+                    nodes.service(shell, name, "start")
         standins = nodes.setup_agents(shell, site, lay, host, real_ovs)
         for name in standins:
             nodes.service(shell, name, "start")
@@ -112,7 +116,9 @@ def openstack_hook(lab, site: Site) -> None:
     each(sorted(shells), node)
     if servers:
         from stackproof.lab.openstack import servers as srv
-        srv.start_api_relays(lab, lay, [shells[h] for h in computes])
+        ctl = site.with_role("openstack_controller")[0]
+        srv.start_controller_relays(lab, lay, shells[ctl])
+        srv.start_api_relays(lab, lay, [shells[h] for h in sorted({*computes, ctl})], ctl)
     # nova-compute takes ~10-20 s to import and report: it boots while the APIs come up
     each(computes, lambda host: nodes.service(shells[host], "nova-compute", "start"))
     timings["nodes"] = time.monotonic() - t1

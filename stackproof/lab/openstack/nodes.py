@@ -216,6 +216,31 @@ def setup_compute(shell: NsShell, site: Site, lay: Layout, sec: Secrets, host: s
                init_script("nova-compute", f"{SBIN}/nova-compute", "nova"), mode=0o755)
 
 
+# Glance and Placement run in the controller, as on the report's site, each under its init
+# script: the product's remediation restarts them there as an operator would.
+NODE_APIS = {"glance-api": ("glance.wsgi.api:application", "glance", "OS_GLANCE_CONFIG_DIR"),
+             "placement-api": ("placement.wsgi.api:application", "placement",
+                               "OS_PLACEMENT_CONFIG_DIR")}
+
+
+def setup_node_apis(shell: NsShell, lay: Layout, host: str) -> list[str]:
+    """Init scripts for Glance and Placement in the controller (serve.py on the node's
+    127.0.0.1:<catalog port>; configs and databases in the lab's state dir). Returns the
+    service names."""
+    q = shlex.quote
+    for name, (app, service, env) in NODE_APIS.items():
+        port = getattr(lay.ports, service)
+        argv = [venv_bin("python"), str(HERE / "serve.py"), "--app", app, "--port", str(port),
+                "--name", name, "--log", str(lay.log(name)), "--env",
+                f"{env}={lay.dir(service)}"]
+        _wrapper(sbin_dir(lay, host) / name,
+                 f"#!/bin/sh\n# stackproof lab: {name} (gunicorn, the project's WSGI app)\n"
+                 f"cd /\nexec {' '.join(q(a) for a in argv)}\n")
+        write_file(shell, f"/etc/init.d/{name}",
+                   init_script(name, f"{SBIN}/{name}", service), mode=0o755)
+    return list(NODE_APIS)
+
+
 def setup_controller(shell: NsShell, site: Site, lay: Layout, sec: Secrets, host: str) -> None:
     if "nova_compute" not in site.hosts[host].roles:
         write_file(shell, "/etc/nova/nova.conf",

@@ -7,8 +7,9 @@ state dir (a path both sides see; a network namespace does not isolate the files
 
   into a node   node netns 127.0.0.1:PORT --> <relay>/api-PORT.sock --> root 127.0.0.1:PORT
                 so the Keystone catalog's URLs (http://127.0.0.1:PORT) work inside nodes too;
-  out of a node root 127.0.0.1:LOCAL --> <relay>/bus-<host>.sock --> node netns 127.0.0.1:PORT
-                so root-side services reach RabbitMQ, which runs inside the bus node.
+  out of a node root 127.0.0.1:LOCAL --> <relay>/out-<host>-PORT.sock --> node 127.0.0.1:PORT
+                so root-side services reach RabbitMQ, which runs inside the bus node, and
+                everyone reaches Glance and Placement, which run inside the controller.
 
 Root-side relay processes are recorded with `lab.record_process`; the node-side ones run in
 the node's PID namespace and end with it. Nothing here is ever killed by name.
@@ -28,7 +29,7 @@ READY_TIMEOUT = 30.0
 
 @dataclass(frozen=True)
 class Relay:
-    kind: str                  # "api" (into a node) or "bus" (out of a node)
+    kind: str                  # "api" (into a node) or "out" (out of a node)
     port: int                  # the TCP port on the listening side
     socket: Path
 
@@ -75,22 +76,23 @@ def node_listening(shell: NsShell, port: int) -> bool:
 
 def wait_node_api(shell: NsShell, ports: list[int]) -> None:
     wait_until(lambda: all(node_listening(shell, p) for p in ports), READY_TIMEOUT,
-               f"[{shell.name}] API relays on 127.0.0.1:{ports}")
+               f"[{shell.name}] listeners on 127.0.0.1:{ports}")
 
 
-def bus_socket(root: Path, host: str) -> Path:
-    return relay_dir(root) / f"bus-{host}.sock"
+def out_socket(root: Path, host: str, port: int) -> Path:
+    return relay_dir(root) / f"out-{host}-{port}.sock"
 
 
-def serve_bus(lab, root: Path, shell: NsShell, node_port: int, local_port: int,
+def serve_out(lab, root: Path, shell: NsShell, node_port: int, local_port: int,
               log: Path) -> Relay:
     """Out of a node: root-side 127.0.0.1:local_port -> unix socket -> a relay in the node
-    -> the node's 127.0.0.1:node_port."""
-    sock = bus_socket(root, shell.name)
+    -> the node's 127.0.0.1:node_port (RabbitMQ; Glance and Placement in the controller)."""
+    sock = out_socket(root, shell.name, node_port)
     sock.unlink(missing_ok=True)
-    shell.spawn([SOCAT, f"UNIX-LISTEN:{sock},fork,mode=600",
+    shell.spawn([SOCAT, f"UNIX-LISTEN:{sock},fork,mode=600,unlink-early",
                  f"TCP4:127.0.0.1:{node_port}"], log)
-    wait_until(sock.exists, READY_TIMEOUT, f"[{shell.name}] bus relay socket {sock}")
+    wait_until(sock.exists, READY_TIMEOUT, f"[{shell.name}] relay socket {sock}")
     _root_spawn(lab, [SOCAT, f"TCP4-LISTEN:{local_port},bind=127.0.0.1,fork,reuseaddr",
-                      f"UNIX-CONNECT:{sock}"], log, f"openstack:relay-bus-{shell.name}")
-    return Relay("bus", local_port, sock)
+                      f"UNIX-CONNECT:{sock}"], log,
+                f"openstack:relay-out-{shell.name}-{node_port}")
+    return Relay("out", local_port, sock)

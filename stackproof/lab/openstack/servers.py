@@ -45,18 +45,33 @@ def rabbit_user(shell: NsShell, sec: Secrets) -> None:
 
 
 def start_bus_relay(lab, lay: Layout, bus: NsShell) -> None:
-    relay.serve_bus(lab, lay.root, bus, RABBIT_PORT, lay.ports.bus, lay.log("relay-bus"))
+    relay.serve_out(lab, lay.root, bus, RABBIT_PORT, lay.ports.bus, lay.log("relay-bus"))
 
 
-def start_api_relays(lab, lay: Layout, shells: list[NsShell]) -> None:
-    """Root side once per API, then the listeners in each node."""
+def node_served(lay: Layout) -> list[int]:
+    """The API ports served inside the controller (Glance, Placement: nodes.py)."""
+    return [lay.ports.glance, lay.ports.placement]
+
+
+def start_controller_relays(lab, lay: Layout, controller: NsShell) -> None:
+    """Root-side 127.0.0.1:<glance|placement port> -> the controller's."""
+    for port in node_served(lay):
+        relay.serve_out(lab, lay.root, controller, port, port, lay.log("relay-controller"))
+
+
+def start_api_relays(lab, lay: Layout, shells: list[NsShell], controller: str) -> None:
+    """Root side once per root-side API, then the listeners in each node (the controller
+    serves Glance and Placement itself: no relay there for those)."""
     relays = [relay.serve_api(lab, lay.root, port, lay.log("relay-api"))
               for port in lay.api_ports()]
+    served = node_served(lay)
     for shell in shells:
         for r in relays:
-            relay.node_api(shell, r, lay.log(f"relay-{shell.name}"))
+            if not (shell.name == controller and r.port in served):
+                relay.node_api(shell, r, lay.log(f"relay-{shell.name}"))
     for shell in shells:
-        relay.wait_node_api(shell, lay.api_ports())
+        relay.wait_node_api(shell, [p for p in lay.api_ports()
+                                    if not (shell.name == controller and p in served)])
 
 
 def flavor_and_image(conn) -> tuple[str, str]:

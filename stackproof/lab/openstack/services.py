@@ -227,24 +227,12 @@ def start_all(lab, site: Site, lay: Layout, sec: Secrets,
           neutron_env, shared_db=True)
     start(lab, lay, "nova-api", "nova.wsgi.osapi_compute:application", lay.ports.nova,
           nova_env, shared_db=True)
-    if servers:
-        start_glance(lab, lay)
-        start_placement(lab, lay)
+    if servers:     # they run in the controller (nodes.setup_node_apis)
+        for d in ("images", "staging", "tasks", "cache"):
+            (lay.dir("glance") / d).mkdir(parents=True, exist_ok=True)
     bootstrap = keystone_bootstrap(site, lay, sec)
     lab.record_process(bootstrap, "openstack:keystone-bootstrap")   # ended by `down` if left
     return bootstrap
-
-
-def start_glance(lab, lay: Layout) -> None:
-    for d in ("images", "staging", "tasks", "cache"):
-        (lay.dir("glance") / d).mkdir(parents=True, exist_ok=True)
-    start(lab, lay, "glance-api", "glance.wsgi.api:application", lay.ports.glance,
-          {"OS_GLANCE_CONFIG_DIR": str(lay.dir("glance"))})
-
-
-def start_placement(lab, lay: Layout) -> None:
-    start(lab, lay, "placement-api", "placement.wsgi.api:application", lay.ports.placement,
-          {"OS_PLACEMENT_CONFIG_DIR": str(lay.dir("placement"))})
 
 
 NOVA_SERVICE = Path(__file__).with_name("nova_service.py")
