@@ -70,16 +70,17 @@ def openstack_hook(lab, site: Site) -> None:
     require_venv()
     real_ovs = bool(ovs_real.wanted() and site.with_role("ovs_agent"))
     computes = site.with_role("nova_compute")
-    # real servers need the real bus: RabbitMQ comes with the real OVS agents
-    servers = bool(real_ovs and computes and site.instances()
-                   and site.with_role("openstack_controller"))
+    # Glance and Placement run in the controller; real servers need them and the real bus
+    # (RabbitMQ comes with the real OVS agents)
+    apis = bool(site.with_role("openstack_controller"))
+    servers = bool(real_ovs and computes and site.instances() and apis)
     t0 = time.monotonic()
     lay = Layout.new(lab.state_dir)
     lay.make_dirs()
     lay.save()
     sec = Secrets()
     timings: dict[str, float] = {}
-    bootstrap = services.start_all(lab, site, lay, sec, servers)
+    bootstrap = services.start_all(lab, site, lay, sec, servers, apis)
     timings["databases + servers started"] = time.monotonic() - t0
     # the real OVS agents meanwhile: RabbitMQ and neutron-rpc-server (on this lab's Neutron
     # database) in the network node, then the agents, whose reports make their rows
@@ -104,7 +105,7 @@ def openstack_hook(lab, site: Site) -> None:
             nodes.setup_compute(shell, site, lay, sec, host, servers)
         if "openstack_controller" in site.hosts[host].roles:
             nodes.setup_controller(shell, site, lay, sec, host)
-            if servers:
+            if apis:
                 for name in nodes.setup_node_apis(shell, lay, host):
                     nodes.service(shell, name, "start")
         standins = nodes.setup_agents(shell, site, lay, host, real_ovs)
@@ -114,17 +115,20 @@ def openstack_hook(lab, site: Site) -> None:
             nodes.start_heartbeat(shell, lay, host)
     from stackproof.lab.pool import each
     each(sorted(shells), node)
-    if servers:
+    if apis:
         from stackproof.lab.openstack import servers as srv
         ctl = site.with_role("openstack_controller")[0]
         srv.start_controller_relays(lab, lay, shells[ctl])
-        srv.start_api_relays(lab, lay, [shells[h] for h in sorted({*computes, ctl})], ctl)
+        # the controller's Glance and Placement check tokens with Keystone; the computes'
+        # nova-compute reaches Placement and Neutron
+        relayed = {ctl, *computes} if servers else {ctl}
+        srv.start_api_relays(lab, lay, [shells[h] for h in sorted(relayed)], ctl)
     # nova-compute takes ~10-20 s to import and report: it boots while the APIs come up
     each(computes, lambda host: nodes.service(shells[host], "nova-compute", "start"))
     timings["nodes"] = time.monotonic() - t1
 
     t1 = time.monotonic()
-    services.finish(site, lay, sec, bootstrap, servers)
+    services.finish(site, lay, sec, bootstrap, apis)
     if servers:
         # their report clients authenticate when they start: after Keystone knows them
         nova_bus.result()

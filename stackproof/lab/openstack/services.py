@@ -43,23 +43,24 @@ def _write(path: Path, text: str, mode: int = 0o600) -> None:
         fh.write(text)
 
 
-def write_configs(site: Site, lay: Layout, sec: Secrets, servers: bool = False) -> None:
+def write_configs(site: Site, lay: Layout, sec: Secrets, servers: bool = False,
+                  apis: bool = False) -> None:
     etc = str(venv() / "etc")
     _write(lay.dir("keystone") / "keystone.conf", config.keystone_conf(lay))
     _write(lay.dir("neutron") / "neutron.conf", config.neutron_conf(site, lay, sec, etc))
     _write(lay.dir("neutron") / "plugins" / "ml2" / "ml2_conf.ini", config.ml2_conf(site))
     _write(lay.dir("nova") / "nova.conf", config.nova_api_conf(site, lay, sec, etc, servers))
-    if servers:
+    if apis:
         _write(lay.dir("glance") / "glance-api.conf",
                config.glance_api_conf(site, lay, sec, etc))
         _write(lay.dir("placement") / "placement.conf", config.placement_conf(lay, sec))
     _write(lay.clouds_yaml, config.clouds_yaml(site, lay, sec))
 
 
-def copy_databases(lay: Layout, servers: bool = False) -> None:
+def copy_databases(lay: Layout, apis: bool = False) -> None:
     """Schema-only databases from the venv's templates (built once: templates.py)."""
     names = ["keystone", "neutron", "nova_api", "nova", "nova_cell0"]
-    names += ["glance", "placement"] if servers else []
+    names += ["glance", "placement"] if apis else []
     templates.copy_into(venv(), {f"{n}.sqlite": lay.db(n) for n in names})
 
 
@@ -171,7 +172,7 @@ SERVICE_TYPES = {"neutron": "network", "nova": "compute", "glance": "image",
                  "placement": "placement"}
 
 
-def register_services(site: Site, lay: Layout, sec: Secrets, servers: bool = False) -> None:
+def register_services(site: Site, lay: Layout, sec: Secrets, apis: bool = False) -> None:
     """Service project, the neutron and nova users (admin in it), the network and compute
     services with their endpoints: what an installation guide has the operator create."""
     import openstack
@@ -185,7 +186,7 @@ def register_services(site: Site, lay: Layout, sec: Secrets, servers: bool = Fal
         project = ident.create_project(name=config.SERVICE_PROJECT, domain_id="default",
                                        description="OpenStack services")
         admin_role = ident.find_role("admin", ignore_missing=False)
-        names = ["neutron", "nova"] + (["glance", "placement"] if servers else [])
+        names = ["neutron", "nova"] + (["glance", "placement"] if apis else [])
         # the `service` role marks a service user's token as a service token: Nova sends one
         # with the user's on its calls to Neutron, and keystonemiddleware requires the role
         service_role = ident.find_role("service") or ident.create_role(name="service")
@@ -205,11 +206,12 @@ def register_services(site: Site, lay: Layout, sec: Secrets, servers: bool = Fal
 
 
 def start_all(lab, site: Site, lay: Layout, sec: Secrets,
-              servers: bool = False) -> subprocess.Popen:
-    """Configs, databases, the servers (with `servers` also Glance and Placement) and
-    Keystone's bootstrap, all started; nothing waited for. Returns the bootstrap process
-    (see `finish`)."""
-    write_configs(site, lay, sec, servers)
+              servers: bool = False, apis: bool = False) -> subprocess.Popen:
+    """Configs, databases (with `apis` also Glance's and Placement's, which run in the
+    controller), the root-side servers and Keystone's bootstrap, all started; nothing
+    waited for. `servers`: Nova on the real bus. Returns the bootstrap process (see
+    `finish`)."""
+    write_configs(site, lay, sec, servers, apis)
     ks_env = {"OS_KEYSTONE_CONFIG_FILES": str(lay.dir("keystone") / "keystone.conf")}
     nd = lay.dir("neutron")
     neutron_env = {"OS_NEUTRON_CONFIG_DIR": str(nd),
@@ -218,7 +220,7 @@ def start_all(lab, site: Site, lay: Layout, sec: Secrets,
     shutil.copy(venv() / "etc" / "nova" / "api-paste.ini", lay.dir("nova") / "api-paste.ini")
     nova_env = {"OS_NOVA_CONFIG_DIR": str(lay.dir("nova")),
                 "OS_NOVA_CONFIG_FILES": "api-paste.ini;nova.conf"}
-    copy_databases(lay, servers)
+    copy_databases(lay, apis)
     map_cells(lay, config.root_transport_url(lay, sec) if servers else "fake:/")
     # the servers import for 5-15 s; Keystone's bootstrap fills its database meanwhile (the
     # Keystone app reads it per request)
@@ -227,7 +229,7 @@ def start_all(lab, site: Site, lay: Layout, sec: Secrets,
           neutron_env, shared_db=True)
     start(lab, lay, "nova-api", "nova.wsgi.osapi_compute:application", lay.ports.nova,
           nova_env, shared_db=True)
-    if servers:     # they run in the controller (nodes.setup_node_apis)
+    if apis:        # they run in the controller (nodes.setup_node_apis)
         for d in ("images", "staging", "tasks", "cache"):
             (lay.dir("glance") / d).mkdir(parents=True, exist_ok=True)
     bootstrap = keystone_bootstrap(site, lay, sec)
@@ -251,13 +253,13 @@ def start_nova_service(lab, lay: Layout, name: str) -> None:
 
 
 def finish(site: Site, lay: Layout, sec: Secrets, bootstrap: subprocess.Popen,
-           servers: bool = False) -> None:
+           apis: bool = False) -> None:
     """Wait for the bootstrap and the servers; register the services in Keystone."""
     wait_bootstrap(bootstrap, lay)
     wait_http(lay.url("keystone"), lay, "keystone")
-    register_services(site, lay, sec, servers)
+    register_services(site, lay, sec, apis)
     wait_http(lay.url("neutron") + "/v2.0/networks", lay, "neutron-api")
     wait_http(lay.url("nova"), lay, "nova-api")
-    if servers:
+    if apis:
         wait_http(lay.url("glance"), lay, "glance-api")
         wait_http(lay.url("placement"), lay, "placement-api")
