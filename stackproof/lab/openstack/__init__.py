@@ -1,6 +1,9 @@
-"""Real OpenStack services for the lab: Keystone, neutron-api and nova-api on 127.0.0.1,
-nova-compute in the compute nodes, Neutron agents kept alive per node, and the site's
-networks, router, ports and floating IPs created through the APIs.
+"""Real OpenStack services for the lab: Keystone, neutron-api, nova-api, nova-conductor and
+nova-scheduler on 127.0.0.1, Glance and Placement in the controller, nova-compute in the
+compute nodes, Neutron agents kept alive per node, the site's networks, router, ports and
+floating IPs created through the APIs, and (with the real OVS agents) a real Nova server
+per inventory instance on its port. Root side and nodes reach each other only through
+unix-socket relays (relay.py): no route crosses the boundary.
 
     openstack_hook(lab, site)     GUEST hook (stackproof.lab.daemons.GUEST_HOOKS)
 
@@ -10,8 +13,9 @@ puts its path in the lab inventory (`openstack.clouds_yaml`), so the suite conne
 plain openstacksdk to the cloud named `openstack.cloud`.
 
 Modules: layout (paths, ports, venv), config (rendered configs), templates (schema
-databases), services (root-side APIs), nodes (inside the nodes), resources (API objects),
-serve.py / nova_compute.py / heartbeat.py (processes, run with other interpreters).
+databases), services (root-side APIs), nodes (inside the nodes), relay (the boundary),
+resources (API objects), servers (Nova servers), serve.py / nova_compute.py /
+nova_service.py / heartbeat.py (processes, run with other interpreters).
 """
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """The hypervisor's part for each inventory instance, once the real OVS agents run.
 
-Nova is not in the boot path here (no servers: see the lab README), so the lab does the two
+With real servers (servers.py) Nova binds the port and the lab only plugs the VIF, which
+the fake driver does not (`plug`). Without them (bind_and_plug) the lab does the two
 things a compute node does when it spawns a server on an existing port:
   - binds the port to the instance's compute host through the Neutron API
     (binding:host_id, as nova-compute's network allocation sets it): ML2 binds it to that

@@ -241,6 +241,20 @@ def setup_node_apis(shell: NsShell, lay: Layout, host: str) -> list[str]:
     return list(NODE_APIS)
 
 
+def restore_after_boot(shell: NsShell, lay: Layout) -> list[str]:
+    """At a node's boot: its relays (relay.py) and, in the controller, Glance and Placement
+    (enabled services, as on a real controller). Returns what was started."""
+    from stackproof.lab.openstack import relay
+    started = []
+    if relay.restore_node(shell, lay.root, lay.log(f"relay-{shell.name}")):
+        started.append("relays")
+    for name in NODE_APIS:
+        if shell.run(["test", "-x", f"/etc/init.d/{name}"], check=False).returncode == 0:
+            service(shell, name, "start", check=False)
+            started.append(name)
+    return started
+
+
 def setup_controller(shell: NsShell, site: Site, lay: Layout, sec: Secrets, host: str) -> None:
     if "nova_compute" not in site.hosts[host].roles:
         write_file(shell, "/etc/nova/nova.conf",

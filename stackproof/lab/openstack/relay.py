@@ -16,6 +16,7 @@ the node's PID namespace and end with it. Nothing here is ever killed by name.
 """
 from __future__ import annotations
 
+import json
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,30 @@ def _root_spawn(lab, argv: list[str], log: Path, role: str) -> subprocess.Popen:
     return proc
 
 
+def _node_record(root: Path, host: str) -> Path:
+    return relay_dir(root) / f"node-{host}.json"
+
+
+def _node_spawn(shell: NsShell, root: Path, argv: list[str], log: Path) -> None:
+    """Start a relay in the node and note it: a node's relays end with the node (a reboot),
+    and `restore_node` starts them again at its boot."""
+    rec = _node_record(root, shell.name)
+    known = json.loads(rec.read_text()) if rec.is_file() else []
+    if argv not in known:
+        rec.write_text(json.dumps([*known, argv], indent=1))
+    shell.spawn(argv, log)
+
+
+def restore_node(shell: NsShell, root: Path, log: Path) -> int:
+    """After a node's boot: its relays again (the root-side ends never stopped). Returns
+    how many."""
+    rec = _node_record(root, shell.name)
+    argvs = json.loads(rec.read_text()) if rec.is_file() else []
+    for argv in argvs:
+        shell.spawn(argv, log)
+    return len(argvs)
+
+
 def api_socket(root: Path, port: int) -> Path:
     return relay_dir(root) / f"api-{port}.sock"
 
@@ -63,10 +88,10 @@ def serve_api(lab, root: Path, port: int, log: Path) -> Relay:
     return Relay("api", port, sock)
 
 
-def node_api(shell: NsShell, relay: Relay, log: Path) -> None:
+def node_api(shell: NsShell, root: Path, relay: Relay, log: Path) -> None:
     """Inside a node: 127.0.0.1:port -> the relay's unix socket."""
-    shell.spawn([SOCAT, f"TCP4-LISTEN:{relay.port},bind=127.0.0.1,fork,reuseaddr",
-                 f"UNIX-CONNECT:{relay.socket}"], log)
+    _node_spawn(shell, root, [SOCAT, f"TCP4-LISTEN:{relay.port},bind=127.0.0.1,fork,reuseaddr",
+                              f"UNIX-CONNECT:{relay.socket}"], log)
 
 
 def node_listening(shell: NsShell, port: int) -> bool:
@@ -89,8 +114,8 @@ def serve_out(lab, root: Path, shell: NsShell, node_port: int, local_port: int,
     -> the node's 127.0.0.1:node_port (RabbitMQ; Glance and Placement in the controller)."""
     sock = out_socket(root, shell.name, node_port)
     sock.unlink(missing_ok=True)
-    shell.spawn([SOCAT, f"UNIX-LISTEN:{sock},fork,mode=600,unlink-early",
-                 f"TCP4:127.0.0.1:{node_port}"], log)
+    _node_spawn(shell, root, [SOCAT, f"UNIX-LISTEN:{sock},fork,mode=600,unlink-early",
+                              f"TCP4:127.0.0.1:{node_port}"], log)
     wait_until(sock.exists, READY_TIMEOUT, f"[{shell.name}] relay socket {sock}")
     _root_spawn(lab, [SOCAT, f"TCP4-LISTEN:{local_port},bind=127.0.0.1,fork,reuseaddr",
                       f"UNIX-CONNECT:{sock}"], log,

@@ -8,9 +8,10 @@ floating IP attached to that port. With the lab's stand-in OVS agent the port is
 its compute host here; with the real agents, instances.py binds and plugs it once they
 report (a port bound before its host's agent reports fails to bind).
 
-Servers are not created: nova-api's POST /servers needs Glance (the image), placement and
-the scheduler/conductor over a message bus, none of which the lab runs (see the report in
-the lab README). The ports stand where the servers' ports would be.
+With the real OVS agents (the default) the ports are left free (no device, no host) and
+servers.py boots a real Nova server on each: Nova binds the port to the instance's compute
+host and sets device_id to the server's id. With the stand-in agent (no RabbitMQ, no
+conductor or scheduler) the ports stand where the servers' ports would be.
 """
 from __future__ import annotations
 

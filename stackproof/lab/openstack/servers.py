@@ -68,7 +68,7 @@ def start_api_relays(lab, lay: Layout, shells: list[NsShell], controller: str) -
     for shell in shells:
         for r in relays:
             if not (shell.name == controller and r.port in served):
-                relay.node_api(shell, r, lay.log(f"relay-{shell.name}"))
+                relay.node_api(shell, lay.root, r, lay.log(f"relay-{shell.name}"))
     for shell in shells:
         relay.wait_node_api(shell, [p for p in lay.api_ports()
                                     if not (shell.name == controller and p in served)])
