@@ -1,9 +1,11 @@
 """The lab's OpenStack configuration files, rendered from the site model (pure functions).
 
-Root-side services (Keystone, neutron-api, nova-api on 127.0.0.1) get their configs under
-the lab's state dir; the nodes get what a real node has in /etc/nova/nova.conf, plus a lab
-override file (kept in the state dir, never in the node's /etc) that points nova-compute at
-the lab's SQLite cell database and an in-process message bus.
+Root-side services (Keystone, neutron-api, nova-api, nova-conductor, nova-scheduler on
+127.0.0.1) and the controller's Glance and Placement get their configs under the lab's
+state dir; the nodes get what a real node has in /etc/nova/nova.conf, plus a lab override
+file (kept in the state dir, never in the node's /etc) that gives nova-compute the real bus,
+Placement and Neutron (with real servers), or else the lab's SQLite cell database and an
+in-process message bus.
 """
 from __future__ import annotations
 
