@@ -40,7 +40,8 @@ def venv_bin(name: str) -> str:
 
 def require_venv() -> None:
     """The services must be installed (scripts/install-openstack.sh): say how if not."""
-    missing = [b for b in ("python", "keystone-manage", "nova-manage", "neutron-db-manage")
+    missing = [b for b in ("python", "keystone-manage", "nova-manage", "neutron-db-manage",
+                           "glance-manage", "placement-manage")
                if not (venv() / "bin" / b).exists()]
     if missing:
         raise OpenStackLabError(f"OpenStack venv {venv()} lacks {', '.join(missing)}: run "
