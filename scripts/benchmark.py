@@ -27,8 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from stackproof.lab import faults  # noqa: E402
-from stackproof.lab.lab import Lab  # noqa: E402
+from stackproof_lab import faults  # noqa: E402
+from stackproof_lab.lab import Lab  # noqa: E402
 from stackproof.suite import suite_command  # noqa: E402
 
 FAULTS = {"underlay": ["bgpd-off", "static-route-shadow", "libvirt-fwi-accept-missing",

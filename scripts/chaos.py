@@ -5,7 +5,7 @@
     python scripts/chaos.py --inventory inventories/seed.yml --replay 1187326411
 
 Brings the lab up (or uses the one already up in --state-dir), runs the rounds
-(stackproof.lab.chaos), prints one line per round and the totals, and takes the lab down
+(stackproof_lab.chaos), prints one line per round and the totals, and takes the lab down
 unless --keep. A failing round keeps its seed, faults, outcomes, run outputs and Allure
 results under --out/round-NNN-seed-S/; `--replay S` runs that round again. Exit 1 when any
 round failed.
@@ -22,9 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from stackproof.lab import chaos  # noqa: E402
-from stackproof.lab.lab import Lab  # noqa: E402
-from stackproof.lab.state import LabState  # noqa: E402
+from stackproof_lab import chaos  # noqa: E402
+from stackproof_lab.lab import Lab  # noqa: E402
+from stackproof_lab.state import LabState  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

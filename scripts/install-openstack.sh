@@ -33,6 +33,6 @@ fi
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$lock"
 PYTHONWARNINGS=ignore "$venv/bin/python" -c "import keystone, neutron, nova, glance, placement, gunicorn" 2>/dev/null \
     || { echo "[install-openstack] import check failed in $venv" >&2; exit 1; }
-"$venv/bin/python" "$here/stackproof/lab/openstack/templates.py" "$venv" >/dev/null
+"$venv/bin/python" "$here/stackproof_lab/openstack/templates.py" "$venv" >/dev/null
 echo "$want" > "$stamp"
 echo "[install-openstack] done: $("$venv/bin/pip" --disable-pip-version-check list 2>/dev/null | grep -E "^(keystone|neutron|nova|glance|openstack-placement) " | tr -s ' ' | tr '\n' ' ')"

@@ -77,10 +77,10 @@ def _parser() -> argparse.ArgumentParser:
                     help="bastion mode: the lab inventory reaches every other host through "
                          "`bastion: HOST` (OpenSSH -W; sshd listening on the lab hosts)")
     up.add_argument("--no-daemons", action="store_true",
-                    help="hosts and wiring only: do not load stackproof.lab.daemons hooks")
+                    help="hosts and wiring only: do not load stackproof_lab.daemons hooks")
     up.add_argument("--bare", action="store_true",
                     help="a clean lab: without the operator's items a real site has and the "
-                         "inventory does not describe (stackproof.lab.lived_in)")
+                         "inventory does not describe (stackproof_lab.lived_in)")
     down = sub.add_parser("down", parents=[where], help="remove everything the lab made")
     down.add_argument("--keep-files", action="store_true",
                       help="keep the state directory (logs, configs) after stopping")
@@ -100,9 +100,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _lab(args, *, daemons: bool = True, bare: bool = False, for_down: bool = False):
-    from stackproof.lab.lab import Lab
+    from stackproof_lab.lab import Lab
     if args.state_dir and not args.inventory:
-        from stackproof.lab.state import LabState
+        from stackproof_lab.state import LabState
         if not LabState.exists(args.state_dir):
             raise CliError(f"no lab state in {args.state_dir}, and no --inventory given")
         if for_down:
@@ -121,7 +121,7 @@ def _lab(args, *, daemons: bool = True, bare: bool = False, for_down: bool = Fal
     except InventoryError:
         # a lab must stay removable when its inventory was since broken or deleted
         if for_down:
-            from stackproof.lab.state import LabState
+            from stackproof_lab.state import LabState
             found = Path(args.state_dir) if args.state_dir and LabState.exists(
                 args.state_dir) else Lab.find_state(args.inventory)
             if found:
@@ -151,7 +151,7 @@ def _print_status(s: dict) -> None:
 
 def _reboot(args) -> int:
     import time
-    from stackproof.lab.reboot import wait_settled
+    from stackproof_lab.reboot import wait_settled
     lab = _lab(args, daemons=False)
     t0 = time.monotonic()
     for host in args.hosts:
@@ -219,7 +219,7 @@ def _cmd(args) -> int:
         return _trace(args)
     if args.area == "picture":
         return _picture(args)
-    from stackproof.lab import faults
+    from stackproof_lab import faults
     if args.command == "faults":
         reg = faults.load_layers()
         if not reg:
@@ -259,12 +259,12 @@ def _cmd(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from stackproof.lab.faults import FaultError
-    from stackproof.lab.hosts import HostError
-    from stackproof.lab.lab import LabError
-    from stackproof.lab.ssh import SshSetupError
-    from stackproof.lab.shell import LabCommandError
-    from stackproof.lab.topology import TopologyError
+    from stackproof_lab.faults import FaultError
+    from stackproof_lab.hosts import HostError
+    from stackproof_lab.lab import LabError
+    from stackproof_lab.ssh import SshSetupError
+    from stackproof_lab.shell import LabCommandError
+    from stackproof_lab.topology import TopologyError
     try:
         return _cmd(args)
     except InventoryError as exc:

@@ -1,4 +1,4 @@
-"""What a host's last boot did, as the lab's boot records it (stackproof.lab.boot writes
+"""What a host's last boot did, as the lab's boot records it (stackproof_lab.boot writes
 /run/stackproof-boot/*.json inside the host; a lab host shares the machine's kernel, so
 this record stands in for /proc/swaps after a boot)."""
 from __future__ import annotations

@@ -3,7 +3,7 @@
     sudo .venv/bin/python tests/data/capture.py [--only seed|four]
 
 Brings up a lab of inventories/seed.yml (iBGP) and of inventories/four-host-ebgp.yml (eBGP)
-with the real daemons (stackproof.lab.daemons), runs each command inside the hosts and stores
+with the real daemons (stackproof_lab.daemons), runs each command inside the hosts and stores
 its stdout verbatim, then takes every lab down (also on failure). Fault cases are made inside
 the lab only (a wrong remote-as, bgpd=no, the report's LIBVIRT_FWI/FWO rules). See README.md
 for the file list and the exact commands.
@@ -22,10 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from stackproof.expect import bgp_hosts, bgp_intent  # noqa: E402
-from stackproof.lab.daemons import chrony as chronyd  # noqa: E402
-from stackproof.lab.daemons import frr as frrd  # noqa: E402
-from stackproof.lab.daemons.common import wait_until, write_file  # noqa: E402
-from stackproof.lab.lab import Lab  # noqa: E402
+from stackproof_lab.daemons import chrony as chronyd  # noqa: E402
+from stackproof_lab.daemons import frr as frrd  # noqa: E402
+from stackproof_lab.daemons.common import wait_until, write_file  # noqa: E402
+from stackproof_lab.lab import Lab  # noqa: E402
 from stackproof.render.frr import render_frr_conf, set_bgpd  # noqa: E402
 
 DATA = Path(__file__).resolve().parent

@@ -5,7 +5,7 @@ Tests that inject a fault must heal it (or remediate it) before they end, so the
 starts from a healthy lab: use the `fault` fixture, which heals in its finalizer.
 
 The shared labs are lived-in (the default of `Lab`): every host also carries an operator's
-items the inventory does not describe (stackproof.lab.lived_in). The `fault` fixture reads
+items the inventory does not describe (stackproof_lab.lived_in). The `fault` fixture reads
 them before the first fault and, when the test passed, compares them before healing: every
 round trip also proves that no remediation touched them (`unmanaged_snapshot`).
 """
@@ -28,7 +28,7 @@ FOUR = ROOT / "inventories" / "four-host-ebgp.yml"
 def _lab(inventory: Path, tmp_path_factory, name: str):
     if os.geteuid() != 0:
         pytest.skip("the lab needs root")
-    from stackproof.lab.lab import Lab
+    from stackproof_lab.lab import Lab
     lab = Lab(inventory, state_dir=tmp_path_factory.mktemp(name) / "state")
     try:
         lab.up()
@@ -125,7 +125,7 @@ def pytest_runtest_makereport(item, call):
 
 
 class UnmanagedSnapshot:
-    """The operator's items of a lived-in lab (stackproof.lab.unmanaged), read before a
+    """The operator's items of a lived-in lab (stackproof_lab.unmanaged), read before a
     fault and compared after the test's remediation: nothing outside the inventory's scope
     may change, and the MD5-protected BGP session must be Established again.
     `take(lab)` once per lab (a bare lab gives an empty snapshot), `changes()` after."""
@@ -136,11 +136,11 @@ class UnmanagedSnapshot:
         self.before: dict = {}
 
     def take(self, lab) -> None:
-        from stackproof.lab import unmanaged
+        from stackproof_lab import unmanaged
         if lab in self.before:
             return
         import time
-        from stackproof.lab.lived_in import reseed_all
+        from stackproof_lab.lived_in import reseed_all
         reseeded = False
         deadline = time.monotonic() + self.SETTLE
         while True:
@@ -162,14 +162,14 @@ class UnmanagedSnapshot:
         self.before[lab] = snap
 
     def changes(self) -> list[str]:
-        from stackproof.lab import unmanaged
+        from stackproof_lab import unmanaged
         return [c for lab, snap in self.before.items()
                 for c in unmanaged.wait_unchanged(lab, snap)]
 
     def assert_unchanged(self) -> None:
         changes = self.changes()
         if changes:
-            from stackproof.lab.lived_in import reseed_all
+            from stackproof_lab.lived_in import reseed_all
             for lab in self.before:
                 reseed_all(lab)     # the next test starts from a lived-in lab again
         assert not changes, ("unmanaged state changed (outside every remediation's scope):\n"
@@ -187,7 +187,7 @@ def fault(request, unmanaged_snapshot):
     Before the first fault on a lab the operator's items are read (unmanaged_snapshot); when
     the test passed, they are compared before any heal: a remediation that removed or
     rewrote one fails the test at teardown, naming the item."""
-    from stackproof.lab import faults
+    from stackproof_lab import faults
     injected = []
 
     def inject(lab, name: str, host: str | None = None) -> str | None:
@@ -208,7 +208,7 @@ def fault(request, unmanaged_snapshot):
         except Exception as exc:  # a remediated fault may have nothing left to heal
             print(f"heal {name} on {target}: {exc}")
     if changes:
-        from stackproof.lab.lived_in import reseed_all
+        from stackproof_lab.lived_in import reseed_all
         for lab in unmanaged_snapshot.before:
             reseed_all(lab)         # the next test starts from a lived-in lab again
         pytest.fail("unmanaged state changed (outside every remediation's scope):\n"

@@ -20,8 +20,8 @@ BASTION = "kubernetes-host"
 def test_whole_acceptance_through_the_bastion(tmp_path_factory, run_suite):
     if os.geteuid() != 0:
         pytest.skip("the lab needs root")
-    from stackproof.lab.bastion import PIDFILE
-    from stackproof.lab.lab import Lab
+    from stackproof_lab.bastion import PIDFILE
+    from stackproof_lab.lab import Lab
     lab = Lab(SEED, state_dir=tmp_path_factory.mktemp("bastion-lab") / "state",
               bastion=BASTION)
     try:

@@ -4,7 +4,7 @@ the lab, the operator's command line in a subprocess.
 For each fault the field report met: inject it with `lab.shell(host)` -> the BGP scenarios
 fail on exactly the expected hosts -> `--remediate` turns them green and names the expected
 remediation -> a second `--remediate` applies nothing. Runs on the seed lab (iBGP) and the
-four-host lab (eBGP). Needs root and the lab (stackproof.lab.lab.Lab).
+four-host lab (eBGP). Needs root and the lab (stackproof_lab.lab.Lab).
 Run: .venv/bin/pytest tests/lab/test_bgp_lab.py -v
 """
 from __future__ import annotations
@@ -30,16 +30,16 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from stackproof.expect import bgp_hosts, bgp_intent, learned_prefixes  # noqa: E402
-from stackproof.lab.lived_in import reseed  # noqa: E402
+from stackproof_lab.lived_in import reseed  # noqa: E402
 from stackproof.render.frr import render_frr_conf  # noqa: E402
 from stackproof.site import Site, load_site  # noqa: E402
 from stackproof.suite import suite_command  # noqa: E402
 
 try:
-    from stackproof.lab.lab import Lab
+    from stackproof_lab.lab import Lab
     LAB_MISSING = ""
 except ImportError as exc:          # the lab is another part of the project
-    Lab, LAB_MISSING = None, f"stackproof.lab.lab is not importable: {exc}"
+    Lab, LAB_MISSING = None, f"stackproof_lab.lab is not importable: {exc}"
 
 FEATURE = next((ROOT / "features").glob("*bgp.feature"))   # layer-ordered: NN_bgp.feature
 SUMMARY = "stackproof remediations"
@@ -323,8 +323,8 @@ def operator_lines_everywhere(lab, host: str, peer: str) -> list[str]:
 
 
 def test_operator_frr_config_survives_the_drift_fix(seed_lab, tmp_path):
-    from stackproof.lab import faults
-    from stackproof.lab.faults.bgp import restore_frr
+    from stackproof_lab import faults
+    from stackproof_lab.faults.bgp import restore_frr
     lab, site = seed_lab, load_site(seed_lab.inventory_path)
     a, b = bgp_hosts(site)[:2]
     addr = {h: bgp_intent(site, h).router_id for h in (a, b)}
@@ -356,8 +356,8 @@ def test_operator_frr_config_survives_the_drift_fix(seed_lab, tmp_path):
 
 
 def test_exact_mode_plan_is_destructive_and_needs_allow_destructive(seed_lab, tmp_path):
-    from stackproof.lab import faults
-    from stackproof.lab.faults.bgp import restore_frr
+    from stackproof_lab import faults
+    from stackproof_lab.faults.bgp import restore_frr
     lab, site = seed_lab, load_site(seed_lab.inventory_path)
     a = bgp_hosts(site)[0]
     raw = yaml.safe_load(Path(lab.inventory_path).read_text())
@@ -385,7 +385,7 @@ def test_exact_mode_plan_is_destructive_and_needs_allow_destructive(seed_lab, tm
 def test_forwarding_fix_writes_only_its_own_sysctl_file(seed_lab, tmp_path):
     """ip_forward: sysctl -w and our own file; the frr.conf fix never touches forwarding."""
     from stackproof.checks.forwarding import OUR_FILE
-    from stackproof.lab import faults
+    from stackproof_lab import faults
     lab, site = seed_lab, load_site(seed_lab.inventory_path)
     a = bgp_hosts(site)[0]
     # every sysctl file but ours (and the engine's backups of ours), names and contents
@@ -450,7 +450,7 @@ def test_forwarding_set_only_at_runtime_dies_at_the_reboot_until_the_fix_keeps_i
     """Issue 12's runtime-only sysctl: red from the files alone, red again after a real
     reboot (forwarding off), the fix survives the next reboot, and a last boot stays green."""
     from stackproof.checks.forwarding import OUR_FILE
-    from stackproof.lab import faults
+    from stackproof_lab import faults
     lab = router_lab
     host = faults.inject(lab, "ip-forward-runtime-only")
     only = ("-k", f"{TESTS['forwarding']} and {host}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from stackproof.lab import chaos
+from stackproof_lab import chaos
 
 pytestmark = [pytest.mark.lab]
 

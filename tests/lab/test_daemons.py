@@ -1,4 +1,4 @@
-"""The lab's real daemons (stackproof.lab.daemons) in throwaway labs: FRR (iBGP and eBGP),
+"""The lab's real daemons (stackproof_lab.daemons) in throwaway labs: FRR (iBGP and eBGP),
 libvirt (NAT networks, guest domains), chrony (-x). Needs root.
 
 Each lab is built by `Lab` (whose daemon hooks are the code under test) from a small
@@ -23,11 +23,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from stackproof.expect import bgp_hosts, bgp_intent  # noqa: E402
-from stackproof.lab.daemons import chrony as chronyd  # noqa: E402
-from stackproof.lab.daemons import frr as frrd  # noqa: E402
-from stackproof.lab.daemons import libvirt as libvirtd  # noqa: E402
-from stackproof.lab.daemons.common import wait_until  # noqa: E402
-from stackproof.lab.lab import Lab  # noqa: E402
+from stackproof_lab.daemons import chrony as chronyd  # noqa: E402
+from stackproof_lab.daemons import frr as frrd  # noqa: E402
+from stackproof_lab.daemons import libvirt as libvirtd  # noqa: E402
+from stackproof_lab.daemons.common import wait_until  # noqa: E402
+from stackproof_lab.lab import Lab  # noqa: E402
 from stackproof.render.frr import normalize_running_config, render_frr_conf  # noqa: E402
 from stackproof.services import service_command  # noqa: E402
 
@@ -350,7 +350,7 @@ def test_hooks_run_again_change_nothing(ibgp):
     kept under their uuids, chronyd restarted with -x."""
     lab, _ = ibgp
     site = lab.site
-    from stackproof.lab.daemons import DAEMON_HOOKS, GUEST_HOOKS
+    from stackproof_lab.daemons import DAEMON_HOOKS, GUEST_HOOKS
     uuids = {h: lab.shell(h).run(["virsh", "net-uuid", nw.name]).stdout
              for h in site.physical_hosts() for nw in site.hosts[h].nat_networks}
     for hook in (*DAEMON_HOOKS, *GUEST_HOOKS):

@@ -38,7 +38,7 @@ class At:
 
 def test_a_hung_command_fails_only_its_host_within_the_timeout(seed_lab, run_suite, fault,
                                                                tmp_path):
-    from stackproof.lab import faults
+    from stackproof_lab import faults
     inv = At(inventory_with(seed_lab, tmp_path, command_timeout=SHORT_TIMEOUT))
     host = fault(seed_lab, "remote-command-hangs")
     import time

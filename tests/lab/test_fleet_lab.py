@@ -52,7 +52,7 @@ TESTS = bgp_tests()
 
 @pytest.fixture(scope="module")
 def fleet_lab(tmp_path_factory):
-    from stackproof.lab.lab import Lab
+    from stackproof_lab.lab import Lab
     d = tmp_path_factory.mktemp("fleet-lab")
     inventory = d / "fleet.yml"
     gen = _generator()
@@ -115,7 +115,7 @@ def test_reflector_bgpd_stopped_is_caught_on_its_clients_and_fixed(fleet_lab, ru
 
 def test_client_missing_reflector_client_is_fixed_on_the_reflector(fleet_lab, run_suite,
                                                                    fault):
-    from stackproof.lab.faults.reflector import first_client
+    from stackproof_lab.faults.reflector import first_client
     site = load_site(fleet_lab.inventory_path)
     rr = fault(fleet_lab, "rr-client-not-reflected")
     client = first_client(site, rr)

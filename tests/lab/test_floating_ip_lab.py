@@ -2,7 +2,7 @@
 the /32 routes across hosts, pings inside the lab, SSH into the lab, the operator's command
 line in a subprocess. Runs on the seed lab and on the four-host lab (shared fixtures).
 
-For each DVR fault of the catalog (stackproof/lab/faults/dvr.py): the floating IP really
+For each DVR fault of the catalog (stackproof_lab/faults/dvr.py): the floating IP really
 stops answering -> the floating-IP scenarios fail on exactly the expected hosts (the broken
 hop, and reachability from the controller and from the fronting host) -> `--remediate`
 names the expected fix and turns them green -> a second `--remediate` applies nothing.
@@ -20,7 +20,7 @@ import pytest
 from pytest_bdd.scenario import make_python_name
 
 from stackproof.expect import floating_ip_plumbing
-from stackproof.lab.faults import get as get_fault
+from stackproof_lab.faults import get as get_fault
 from stackproof.osfamily import profile
 from stackproof.render.routes import fip_routes, keeper
 from stackproof.targets import select_hosts

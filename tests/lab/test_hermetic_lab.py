@@ -50,8 +50,8 @@ def test_the_seed_lab_is_green_on_a_machine_full_of_leftovers(tmp_path):
             cwd=ROOT, capture_output=True, text=True, timeout=1500,
             env={**os.environ, "PYTHONPATH": str(ROOT)})
     finally:
-        from stackproof.lab.lab import Lab
-        from stackproof.lab.state import LabState
+        from stackproof_lab.lab import Lab
+        from stackproof_lab.state import LabState
         if LabState.exists(state):          # the inner run died before its own `lab down`
             Lab.from_state(state).down()
     out = proc.stdout + proc.stderr

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from stackproof.lab.kube import hook as kh
+from stackproof_lab.kube import hook as kh
 from stackproof.render import kubelet as rk
 
 pytestmark = pytest.mark.lab

@@ -20,9 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from stackproof.lab.lab import Lab, LabError  # noqa: E402
-from stackproof.lab.state import LabState, ProcRecord, proc_start_time  # noqa: E402
-from stackproof.lab.topology import uplink_address  # noqa: E402
+from stackproof_lab.lab import Lab, LabError  # noqa: E402
+from stackproof_lab.state import LabState, ProcRecord, proc_start_time  # noqa: E402
+from stackproof_lab.topology import uplink_address  # noqa: E402
 from stackproof.site import load_site  # noqa: E402
 
 SEED = ROOT / "inventories" / "seed.yml"
@@ -287,7 +287,7 @@ def test_down_never_kills_a_reused_pid():
 CRASH_SCRIPT = """
 import sys, time
 sys.path.insert(0, {root!r})
-from stackproof.lab.lab import Lab
+from stackproof_lab.lab import Lab
 lab = Lab({inv!r}, {state!r}, daemons=False, log=lambda line: None)
 def hook(lab, site):
     print("IN-HOOK", flush=True)
@@ -388,7 +388,7 @@ def test_cli_up_status_down(tmp_path):
 def test_fault_registry_inject_heal_records(seed_lab):
     """A registered fault is injected on its default host, recorded in the state, and healed
     by `heal()` with no name (the layer modules of others plug in the same way)."""
-    from stackproof.lab import faults
+    from stackproof_lab import faults
     faults.load_layers()
     marker = "/etc/stackproof-test-fault"
     phys = next(iter(seed_lab.site.physical_hosts()))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stackproof.expect import bgp_hosts
-from stackproof.lab.faults.libvirt import _new_compute_host
+from stackproof_lab.faults.libvirt import _new_compute_host
 
 pytestmark = pytest.mark.lab
 UNDERLAY = ("-m", "underlay")

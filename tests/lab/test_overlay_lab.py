@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from pytest_bdd.scenario import make_python_name
 
-from stackproof.lab import ovs as labovs
-from stackproof.lab import ovs_real
+from stackproof_lab.daemons import ovs as labovs
+from stackproof_lab.daemons import ovs_real
 from stackproof.render.ovs import ovs_layout
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,7 +116,7 @@ def test_fault_round_trips(any_lab, run_suite, fault, name):
 # --- the stand-in agent (STACKPROOF_LAB_OVS_AGENT=standin: tests that need speed) ---------
 @pytest.fixture(scope="module")
 def standin_lab(tmp_path_factory):
-    from stackproof.lab.lab import Lab
+    from stackproof_lab.lab import Lab
     mp = pytest.MonkeyPatch()
     mp.setenv(ovs_real.ENV, ovs_real.STANDIN)
     lab = Lab(ROOT / "inventories" / "seed.yml", tmp_path_factory.mktemp("standin-ovs") /

@@ -55,7 +55,7 @@ def test_a_reboot_restores_a_hypervisor_and_its_guests_from_their_files(seed_lab
     assert all(after[n] != before[n] for n in report.rebooted)
     assert report.boot == {}, report.boot          # no boot step failed
     print(f"reboot {host} with {guests}: {report.seconds:.1f} s")
-    from stackproof.lab.reboot import wait_settled
+    from stackproof_lab.reboot import wait_settled
     assert wait_settled(lab) == []
     green = run_suite(lab)
     assert green.rc == 0, green.output

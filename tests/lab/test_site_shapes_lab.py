@@ -38,7 +38,7 @@ LAYER_REASON = re.compile(r"the inventory has no \w+ section|no overlay node|"
 def minimal_lab(tmp_path_factory):
     if os.geteuid() != 0:
         pytest.skip("the lab needs root")
-    from stackproof.lab.lab import Lab
+    from stackproof_lab.lab import Lab
     lab = Lab(MINIMAL, state_dir=tmp_path_factory.mktemp("minimal-lab") / "state")
     try:
         lab.up()

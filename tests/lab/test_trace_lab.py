@@ -110,7 +110,7 @@ def _case(site, name):
         src = next(x for x in hosts if x != h)
         return h, src, str(site.hosts[guest].address), h, r"IPv4 forwarding is off"
     if name == "nat-network-inactive":
-        from stackproof.lab.faults.libvirt import _new_compute_host
+        from stackproof_lab.faults.libvirt import _new_compute_host
         h = _new_compute_host(site)
         src = next(x for x in hosts if x != h)
         return h, src, str(site.hosts[h].nat_networks[0].gateway), src, r"follows|no route"

@@ -1,4 +1,4 @@
-"""The lab's agent init script (stackproof.lab.ovs.init_script), run for real with a small
+"""The lab's agent init script (stackproof_lab.daemons.ovs.init_script), run for real with a small
 agent under tmp_path: callers at once never leave two agents behind."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from stackproof.lab import ovs
+from stackproof_lab.daemons import ovs
 
 AGENT = """#!/bin/sh
 # a stand-in daemon: reads no config, logs the ready line after a moment, then idles

@@ -14,7 +14,7 @@ import pytest
 from remediations import neutron_agent_transport
 from stackproof.checks import openstack as checks
 from stackproof.facts import openstack as f
-from stackproof.lab.faults.ovs import wrong_local_ip
+from stackproof_lab.faults.ovs import wrong_local_ip
 from stackproof.remedy import Context
 from stackproof.remote import CommandResult
 
@@ -56,7 +56,7 @@ def test_a_wrong_bus_is_found_and_the_edit_restores_it(seed_site, tmp_path):
     host = "compute2"
     path = conf(tmp_path, host)
     wrong = wrong_local_ip(seed_site, host)
-    # break it as the lab fault does (stackproof.lab.faults.openstack.bus_unreachable)
+    # break it as the lab fault does (stackproof_lab.faults.openstack.bus_unreachable)
     expr = rf"/^transport_url/ s#@[^:/,@]+(:[0-9]+)?([,/]|$)#@{wrong}\1\2#"
     subprocess.run(["sed", "-i", "-E", expr, str(path)], check=True)
     finding = checks.agent_transport(seed_site, Node(host, path))

@@ -1,10 +1,10 @@
-"""The lab's boot (stackproof.lab.boot): parsers of the files a host boots from, the boot
+"""The lab's boot (stackproof_lab.boot): parsers of the files a host boots from, the boot
 runner's unit parsing and ordering, and the after-boot fact. Inputs are the files as the
 suite and the lab write them (render.routes, render.kubelet), not hand-typed variants."""
 from __future__ import annotations
 
 from stackproof.facts.boot import parse_fstab_record
-from stackproof.lab import boot
+from stackproof_lab import boot
 from stackproof.render import kubelet as rk
 from stackproof.render.routes import StaticRoute, render_persisted
 

@@ -1,11 +1,11 @@
-"""The chaos draw (stackproof.lab.chaos): reproducible from a seed, and within its rules."""
+"""The chaos draw (stackproof_lab.chaos): reproducible from a seed, and within its rules."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from stackproof.lab import chaos, faults
+from stackproof_lab import chaos, faults
 from stackproof.site import load_site
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from stackproof import cli
-from stackproof.lab.state import LabState
+from stackproof_lab.state import LabState
 
 SEED = Path(__file__).resolve().parents[2] / "inventories" / "seed.yml"
 

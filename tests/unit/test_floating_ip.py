@@ -12,7 +12,7 @@ import pytest
 from remediations import fip_address, fip_reachability, fip_route
 from stackproof.checks import floating_ip as checks
 from stackproof.facts import routes as facts
-from stackproof.lab.daemons import fip as wiring
+from stackproof_lab.daemons import fip as wiring
 from stackproof.remedy import Context, Finding, WriteFile
 from stackproof.remote import CommandResult
 from stackproof.render.routes import (Keeper, StaticRoute, keeper, parse_libvirt_routes,

@@ -387,7 +387,7 @@ def test_forwarding_on_only_at_runtime_is_flagged_where_no_role_turns_it_on(tmp_
 
 
 def test_the_role_variation_has_a_bgp_host_the_lab_leaves_without_forwarding():
-    from stackproof.lab.daemons.frr import lab_forwarding
+    from stackproof_lab.daemons.frr import lab_forwarding
     from stackproof.site import load_site
     site = load_site(Path(__file__).resolve().parents[1] / "data" / "inventories" /
                      "bgp-router-host.yml")

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mount namespaces need
 PROBE = r"""
 import json, os, subprocess, sys
 from pathlib import Path
-from stackproof.lab.openstack import hermetic
+from stackproof_lab.openstack import hermetic
 from fixtures.openstack import named_files
 from openstack import config as occ
 scratch, clouds = Path(sys.argv[1]), sys.argv[2]
@@ -61,7 +61,7 @@ def test_decoys_are_seen_plainly_and_hidden_from_the_lab(tmp_path):
 
 
 def test_the_globs_cover_every_project_directory_and_conf_d():
-    from stackproof.lab.openstack import hermetic
+    from stackproof_lab.openstack import hermetic
     globs = hermetic.glob_list().split()
     for p in ("keystone", "nova", "neutron", "glance", "openstack"):
         assert f"/etc/{p}" in globs and f"/etc/{p}[._-]*" in globs
@@ -80,7 +80,7 @@ print(conf.database.connection)
 WRAPPED = r"""
 import subprocess, sys
 from pathlib import Path
-from stackproof.lab.openstack import hermetic
+from stackproof_lab.openstack import hermetic
 scratch, venv_python, oslo, lab_conf = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 argv = [venv_python, "-c", oslo, lab_conf]
 plain = subprocess.run(argv, capture_output=True, text=True).stdout.strip()
@@ -94,7 +94,7 @@ print(wrapped)
 def test_oslo_config_reads_the_decoys_unless_hermetic(tmp_path):
     """Why the wrapper exists: given only the lab's keystone.conf, oslo.config still takes
     the database from /etc/keystone/keystone.conf.d/ and OS_DATABASE__CONNECTION."""
-    from stackproof.lab.openstack.layout import venv
+    from stackproof_lab.openstack.layout import venv
     python = venv() / "bin" / "python"
     if not python.exists():
         pytest.skip(f"no OpenStack venv at {venv()}")

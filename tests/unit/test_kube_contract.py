@@ -14,8 +14,8 @@ from kubernetes.client.exceptions import ApiException
 
 from fixtures.kube import KubeConfigError, connect
 from stackproof.facts.kubernetes import KubeFacts, KubeUnavailable
-from stackproof.lab.kube.cluster import Cluster, NodeConfig
-from stackproof.lab.kube.server import StandInServer
+from stackproof_lab.kube.cluster import Cluster, NodeConfig
+from stackproof_lab.kube.server import StandInServer
 from stackproof.site import parse_site
 
 API = Path(__file__).resolve().parents[1] / "data" / "kube" / "api"

@@ -17,12 +17,12 @@ import urllib.request
 import pytest
 import yaml
 
-from stackproof.lab.kube import discovery, tables, tls
-from stackproof.lab.kube.cluster import Cluster, NodeConfig
-from stackproof.lab.kube.kubelet import KubeletView
-from stackproof.lab.kube.negotiate import choose
-from stackproof.lab.kube.patch import STRATEGIC_MERGE_PATCH
-from stackproof.lab.kube.server import StandInServer
+from stackproof_lab.kube import discovery, tables, tls
+from stackproof_lab.kube.cluster import Cluster, NodeConfig
+from stackproof_lab.kube.kubelet import KubeletView
+from stackproof_lab.kube.negotiate import choose
+from stackproof_lab.kube.patch import STRATEGIC_MERGE_PATCH
+from stackproof_lab.kube.server import StandInServer
 
 TOKEN = "unit-token"
 AGG_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from stackproof.lab.kube import kubelet
-from stackproof.lab.kube.cluster import Cluster, NodeConfig
-from stackproof.lab.kube.kubelet import KubeletView
-from stackproof.lab.kube.objects import ApiError
-from stackproof.lab.kube.patch import (JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH,
+from stackproof_lab.kube import kubelet
+from stackproof_lab.kube.cluster import Cluster, NodeConfig
+from stackproof_lab.kube.kubelet import KubeletView
+from stackproof_lab.kube.objects import ApiError
+from stackproof_lab.kube.patch import (JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH,
                                        PatchError, apply_patch)
-from stackproof.lab.kube.selectors import (SelectorError, match_fields, match_labels,
+from stackproof_lab.kube.selectors import (SelectorError, match_fields, match_labels,
                                            parse_field_selector, parse_label_selector)
 
 HOST = Path(__file__).resolve().parents[1] / "data" / "kube" / "host"

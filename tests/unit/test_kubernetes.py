@@ -326,11 +326,11 @@ def test_selectors_for_the_kubernetes_scenarios(seed_site, four_site):
 def live(seed_site, tmp_path):
     from fixtures.kube import connect
     from stackproof.facts.kubernetes import KubeFacts
-    from stackproof.lab.kube.cluster import Cluster, NodeConfig
-    from stackproof.lab.kube.server import StandInServer
+    from stackproof_lab.kube.cluster import Cluster, NodeConfig
+    from stackproof_lab.kube.server import StandInServer
     nodes = [NodeConfig(n.name, n.name == "master", str(n.internal_ip))
              for n in seed_site.kubernetes.nodes]
-    from stackproof.lab.kube import tls
+    from stackproof_lab.kube import tls
     certs = tls.ensure(tmp_path)            # https with a CA, as the lab serves it
     server = StandInServer(Cluster(nodes, cluster_id="drain"), "t",
                            ssl_context=tls.server_context(certs))

@@ -1,5 +1,5 @@
 """The lived-in lab's operator profile and the read-back that proves no remediation touched
-it (stackproof.lab.lived_in, stackproof.lab.unmanaged), on outputs captured from a real
+it (stackproof_lab.lived_in, stackproof_lab.unmanaged), on outputs captured from a real
 lived-in lab (tests/data/unmanaged/capture.py)."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stackproof.lab import lived_in, unmanaged
+from stackproof_lab import lived_in, unmanaged
 from stackproof.render.frr import render_frr_conf
 from stackproof.site import parse_site
 

@@ -13,7 +13,7 @@ import yaml
 from remediations import load_registry
 from remediations.chrony_config import serving
 from remediations.libvirt_network_redefine import with_kept_entries
-from stackproof.lab import lived_in, unmanaged
+from stackproof_lab import lived_in, unmanaged
 from stackproof.render.libvirt import network_xml
 from stackproof.site import parse_site
 

@@ -12,7 +12,7 @@ from remediations import ovs_agent_ini, ovs_interface_error, ovs_patch_ports, ov
 from stackproof.checks import overlay as checks
 from stackproof.expect import overlay_endpoints, vxlan_mesh
 from stackproof.facts import ovs as facts
-from stackproof.lab import ovs_agent as standin
+from stackproof_lab.daemons import ovs_agent as standin
 from stackproof.remedy import Context, Run, WriteFile
 from stackproof.remote import CommandResult
 from stackproof.render import neutron, ovs

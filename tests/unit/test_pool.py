@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from stackproof.lab import pool
+from stackproof_lab import pool
 
 
 def test_results_in_item_order_and_bounded():

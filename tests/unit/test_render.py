@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from stackproof.expect import bgp_hosts, bgp_intent
-from stackproof.lab.daemons.chrony import daemon_opts, defaults_text
-from stackproof.lab.daemons.libvirt import guest_domain_xml, qemu_conf_for_lab
+from stackproof_lab.daemons.chrony import daemon_opts, defaults_text
+from stackproof_lab.daemons.libvirt import guest_domain_xml, qemu_conf_for_lab
 from stackproof.render.chrony import chrony_conf, chrony_conf_path, site_networks
 from stackproof.render.frr import (bgpd_enabled, frr_service_command, normalize_running_config,
                                    render_frr_conf, set_bgpd)

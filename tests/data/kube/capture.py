@@ -26,10 +26,10 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
 from stackproof.facts.kubelet import JOIN_CONFIG_FILTER  # noqa: E402
-from stackproof.lab import faults  # noqa: E402
-from stackproof.lab.kube import hook as kh  # noqa: E402
-from stackproof.lab.kube.kubelet import OBSERVE_SCRIPT  # noqa: E402
-from stackproof.lab.lab import Lab  # noqa: E402
+from stackproof_lab import faults  # noqa: E402
+from stackproof_lab.kube import hook as kh  # noqa: E402
+from stackproof_lab.kube.kubelet import OBSERVE_SCRIPT  # noqa: E402
+from stackproof_lab.lab import Lab  # noqa: E402
 from stackproof.redact import redact  # noqa: E402
 from stackproof.render import kubelet as rk  # noqa: E402
 

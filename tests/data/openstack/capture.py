@@ -20,9 +20,9 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
 from stackproof.facts.openstack import COLLECTIONS, OpenStackFacts  # noqa: E402
-from stackproof.lab import faults  # noqa: E402
-from stackproof.lab.lab import Lab  # noqa: E402
-from stackproof.lab.openstack import resources  # noqa: E402
+from stackproof_lab import faults  # noqa: E402
+from stackproof_lab.lab import Lab  # noqa: E402
+from stackproof_lab.openstack import resources  # noqa: E402
 
 OUT = Path(__file__).resolve().parent
 CASES = [("healthy", None), ("ovs-agent-stopped", "neutron-ovs-agent-stopped"),
@@ -54,7 +54,7 @@ def capture(lab: Lab, case: str, host: str | None) -> None:
 
 
 def main(state_dir: str, only: list[str]) -> None:
-    from stackproof.lab.state import LabState
+    from stackproof_lab.state import LabState
     st = LabState.load(state_dir)
     lab = Lab(st.inventory, state_dir=state_dir)
     for case, fault in CASES:

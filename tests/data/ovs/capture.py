@@ -3,10 +3,10 @@
     sudo .venv/bin/python tests/data/ovs/capture.py
 
 Brings up a lab of inventories/seed.yml with only the Open vSwitch hook
-(stackproof.lab.ovs.ovs_hook: ovsdb-server + `ovs-vswitchd --enable-dummy=system` per
+(stackproof_lab.daemons.ovs.ovs_hook: ovsdb-server + `ovs-vswitchd --enable-dummy=system` per
 ovs_agent host, the agent's ini and its bridges), runs the exact command of
 stackproof.facts.ovs (OVS_QUERY), `ovs-vsctl show` and `cat` of the agent ini inside the
-hosts, injects the lab faults of stackproof.lab.faults.ovs one at a time (healing each), and
+hosts, injects the lab faults of stackproof_lab.faults.ovs one at a time (healing each), and
 takes the lab down, also on failure. Each file is the command's stdout verbatim; `.rc` and
 `.stderr` sit beside it when not 0 / not empty; COMMANDS lists each file's command.
 """
@@ -22,11 +22,11 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
 from stackproof.facts.ovs import OVS_QUERY  # noqa: E402
-from stackproof.lab import ovs_real  # noqa: E402
-from stackproof.lab import faults  # noqa: E402
-from stackproof.lab import ovs as labovs  # noqa: E402
-from stackproof.lab.faults.ovs import wrong_local_ip  # noqa: E402
-from stackproof.lab.lab import Lab  # noqa: E402
+from stackproof_lab.daemons import ovs_real  # noqa: E402
+from stackproof_lab import faults  # noqa: E402
+from stackproof_lab.daemons import ovs as labovs  # noqa: E402
+from stackproof_lab.faults.ovs import wrong_local_ip  # noqa: E402
+from stackproof_lab.lab import Lab  # noqa: E402
 from stackproof.render.neutron import AGENT_INI  # noqa: E402
 from stackproof.render.ovs import ovs_layout  # noqa: E402
 

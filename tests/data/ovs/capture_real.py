@@ -24,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from capture import save  # noqa: E402
 from stackproof.facts.openstack import OpenStackFacts  # noqa: E402
-from stackproof.lab import ovs as labovs  # noqa: E402
-from stackproof.lab.lab import Lab  # noqa: E402
-from stackproof.lab.openstack import resources  # noqa: E402
-from stackproof.lab.state import LabState  # noqa: E402
+from stackproof_lab.daemons import ovs as labovs  # noqa: E402
+from stackproof_lab.lab import Lab  # noqa: E402
+from stackproof_lab.openstack import resources  # noqa: E402
+from stackproof_lab.state import LabState  # noqa: E402
 
 CASE = "real-agent"
 API = ROOT / "tests" / "data" / "openstack" / CASE
@@ -36,7 +36,7 @@ API = ROOT / "tests" / "data" / "openstack" / CASE
 def capture_unbound(lab: Lab) -> None:
     """tests/data/openstack/instance-port-unbound/ports.json: the API's ports with the lab
     fault `instance-port-unbound` injected (then healed)."""
-    from stackproof.lab import faults
+    from stackproof_lab import faults
     site = lab.site
     host = faults.inject(lab, "instance-port-unbound")
     try:

@@ -30,8 +30,8 @@ from stackproof.facts.connectivity import sweep_command  # noqa: E402
 from stackproof.facts.frr import KERNEL_ROUTES_CMD  # noqa: E402
 from stackproof.facts.routes import (ADDR_CMD, network_xml_command,  # noqa: E402
                                      route_files_command)
-from stackproof.lab import faults  # noqa: E402
-from stackproof.lab.lab import Lab  # noqa: E402
+from stackproof_lab import faults  # noqa: E402
+from stackproof_lab.lab import Lab  # noqa: E402
 from stackproof.render.routes import fip_routes, render_persisted  # noqa: E402
 
 DATA = Path(__file__).resolve().parent

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
 from stackproof.facts.route_decision import route_get_command  # noqa: E402
-from stackproof.lab.lab import Lab  # noqa: E402
+from stackproof_lab.lab import Lab  # noqa: E402
 from stackproof.paths import expected_path  # noqa: E402
 
 DATA = Path(__file__).resolve().parent

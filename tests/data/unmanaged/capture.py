@@ -1,4 +1,4 @@
-"""Capture the raw read-back of a lived-in lab's operator items (stackproof.lab.unmanaged):
+"""Capture the raw read-back of a lived-in lab's operator items (stackproof_lab.unmanaged):
 the one shell script's stdout per host, verbatim, into tests/data/unmanaged/<site>/<host>.out.
 
     sudo .venv/bin/python tests/data/unmanaged/capture.py --inventory inventories/seed.yml \
@@ -15,9 +15,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
-from stackproof.lab.lab import Lab  # noqa: E402
-from stackproof.lab.lived_in import host_items  # noqa: E402
-from stackproof.lab.unmanaged import script  # noqa: E402
+from stackproof_lab.lab import Lab  # noqa: E402
+from stackproof_lab.lived_in import host_items  # noqa: E402
+from stackproof_lab.unmanaged import script  # noqa: E402
 
 HOSTS = ("openstack-host", "controller", "master")    # FRR+libvirt, OpenStack node, kubelet
 
