@@ -3,7 +3,9 @@ external network that collided with a libvirt NAT range to a new one): delete th
 the old network (Neutron keeps a router's gateway while floating IPs need it), unset the
 router's gateway, delete the subnets and the network, create the network (flat,
 router:external, the physical network) and its subnet (CIDR, gateway, pool, no DHCP), and
-set the router's gateway again.
+set the router's gateway again, on the first pool address no inventory floating IP uses
+(left to itself Neutron picks one at random, and when it is an inventory floating IP's that
+floating IP can no longer be created: a chaos round found it as a 409 "already allocated").
 
 DESTRUCTIVE: instances lose their floating IPs until the floating-IP scenario attaches them
 again (its remediation creates them with their inventory addresses). Runs only with
@@ -18,6 +20,7 @@ deleted, except on the same flat physical network (which carries only one).
 from __future__ import annotations
 
 from remediations._openstack import call, conn
+from stackproof.expect import router_gateway_port_address
 from stackproof.remedy import Plan
 
 ID = "external_network_rebuild"
@@ -55,7 +58,7 @@ def plan(ctx, finding) -> Plan:
         return n.id
 
     def create_subnet():
-        s = conn(ctx).network.create_subnet(
+        s = made["subnet"] = conn(ctx).network.create_subnet(
             network_id=made["id"], name=f"{ext.name}-subnet", ip_version=4, cidr=str(ext.cidr),
             gateway_ip=str(ext.gateway), is_dhcp_enabled=False,
             allocation_pools=[{"start": str(ext.pool.start), "end": str(ext.pool.end)}])
@@ -65,7 +68,8 @@ def plan(ctx, finding) -> Plan:
         c = conn(ctx)
         r = c.network.find_router(os_.router, ignore_missing=False)
         return c.network.update_router(r, external_gateway_info={
-            "network_id": made["id"]}).name
+            "network_id": made["id"], "external_fixed_ips": [
+                {"subnet_id": made["subnet"].id, "ip_address": gateway_port}]}).name
     create = [
         call(ctx, f"create network {ext.name}: flat, router:external, physical network "
                   f"{ext.physical_network}", create_network),
@@ -87,8 +91,9 @@ def plan(ctx, finding) -> Plan:
                                lambda sid=sub.id: conn(ctx).network.delete_subnet(sid)))
         delete.append(call(ctx, f"delete network {net.name} ({net.id})",
                            lambda: conn(ctx).network.delete_network(net.id)))
-    gateway = [call(ctx, f"set the external gateway of router {os_.router} to {ext.name}",
-                    set_gateway)]
+    gateway_port = router_gateway_port_address(ctx.site)
+    gateway = [call(ctx, f"set the external gateway of router {os_.router} to {ext.name} "
+                         f"({gateway_port})", set_gateway)]
     if net is not None and net.physical_network == ext.physical_network:
         # a flat physical network carries one network only: the old one must go first
         steps = delete + create + gateway

@@ -1,13 +1,13 @@
 """`stackproof` command line.
 
     stackproof check|fix|plan --inventory FILE [--json FILE] [-- PYTEST ARGS]
-    stackproof lab up      --inventory FILE [--state-dir DIR] [--no-daemons] [--bastion HOST] [--bare]
-    stackproof lab down    --inventory FILE [--state-dir DIR] [--keep-files]
-    stackproof lab status  --inventory FILE [--state-dir DIR] [--json]
-    stackproof lab break   FAULT [--host H] --inventory FILE
-    stackproof lab heal    [FAULT] [--host H] --inventory FILE
-    stackproof lab faults
-    stackproof lab reboot  HOST [HOST...] --inventory FILE [--state-dir DIR]
+    stackproof trace SRC DST --inventory FILE
+    stackproof picture --inventory FILE [--json FILE]
+    stackproof lab ...     (when the lab package, stackproof_lab, is installed)
+
+More areas plug in through the entry point group `stackproof.commands`: each names an object
+with `add_parser(subparsers)`, `run(args) -> int` and `errors` (exception types reported as
+one line, exit 1). The product imports no plugin by name: it installs and runs without the lab.
 
 --inventory defaults to $STACKPROOF_INVENTORY. Errors are one clear message, no traceback.
 """
@@ -22,17 +22,35 @@ from pathlib import Path
 from stackproof.site import InventoryError
 
 EXIT_ERROR, EXIT_USAGE, EXIT_NOT_UP = 1, 2, 3
+COMMANDS_GROUP = "stackproof.commands"
 
 
 class CliError(Exception):
     pass
 
 
+def _plugins() -> dict:
+    """The installed command areas (entry points of COMMANDS_GROUP), loaded once."""
+    if _PLUGINS is None:
+        from importlib.metadata import entry_points
+        found = {}
+        for ep in entry_points(group=COMMANDS_GROUP):
+            try:
+                found[ep.name] = ep.load()
+            except ImportError:          # its package is not installed: the area is absent
+                continue
+        globals()["_PLUGINS"] = found
+    return _PLUGINS
+
+
+_PLUGINS: dict | None = None
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="stackproof", description="Prove a site is wired as "
                                 "intended; rehearse it in a lab of namespaces.")
-    top = p.add_subparsers(dest="area", required=True,
-                           metavar="{check,fix,plan,trace,picture,lab}")
+    areas = ["check", "fix", "plan", "trace", "picture", *_plugins()]
+    top = p.add_subparsers(dest="area", required=True, metavar="{" + ",".join(areas) + "}")
     tr = top.add_parser("trace", help="follow a packet hop by hop; exit 0 arrives, 1 dies",
                         description="Walk the path the site model expects from SRC to DST "
                         "and read each hop's live route, firewall verdict and neighbor "
@@ -62,115 +80,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="write the compliance report (one record per check and host)")
         sp.add_argument("pytest_args", nargs=argparse.REMAINDER,
                         help="-- then pytest arguments (e.g. -- -m underlay --check 'bgp.*')")
-    lab = top.add_parser("lab", help="build, break and heal a site on this machine")
-    sub = lab.add_subparsers(dest="command", required=True,
-                             metavar="{up,down,status,break,heal,faults,reboot}")
-
-    where = argparse.ArgumentParser(add_help=False)
-    where.add_argument("--inventory", "-i", default=os.environ.get("STACKPROOF_INVENTORY"),
-                       help="inventory file (default: $STACKPROOF_INVENTORY)")
-    where.add_argument("--state-dir", help="lab state directory "
-                       "(default: /var/tmp/stackproof-lab/<lab id>)")
-
-    up = sub.add_parser("up", parents=[where], help="create the lab")
-    up.add_argument("--bastion", metavar="HOST",
-                    help="bastion mode: the lab inventory reaches every other host through "
-                         "`bastion: HOST` (OpenSSH -W; sshd listening on the lab hosts)")
-    up.add_argument("--no-daemons", action="store_true",
-                    help="hosts and wiring only: do not load stackproof_lab.daemons hooks")
-    up.add_argument("--bare", action="store_true",
-                    help="a clean lab: without the operator's items a real site has and the "
-                         "inventory does not describe (stackproof_lab.lived_in)")
-    down = sub.add_parser("down", parents=[where], help="remove everything the lab made")
-    down.add_argument("--keep-files", action="store_true",
-                      help="keep the state directory (logs, configs) after stopping")
-    st = sub.add_parser("status", parents=[where], help="show the lab (exit 3 if not up)")
-    st.add_argument("--json", action="store_true")
-    br = sub.add_parser("break", parents=[where], help="inject a fault")
-    br.add_argument("fault")
-    br.add_argument("--host")
-    he = sub.add_parser("heal", parents=[where], help="heal one fault, or all injected ones")
-    he.add_argument("fault", nargs="?")
-    he.add_argument("--host")
-    sub.add_parser("faults", help="list the fault catalog")
-    rb = sub.add_parser("reboot", parents=[where], help="reboot hosts: stop, flush, boot "
-                        "from their persisted files (a hypervisor's guests too)")
-    rb.add_argument("hosts", nargs="+", metavar="HOST")
+    for plugin in _plugins().values():
+        plugin.add_parser(top)
     return p
-
-
-def _lab(args, *, daemons: bool = True, bare: bool = False, for_down: bool = False):
-    from stackproof_lab.lab import Lab
-    if args.state_dir and not args.inventory:
-        from stackproof_lab.state import LabState
-        if not LabState.exists(args.state_dir):
-            raise CliError(f"no lab state in {args.state_dir}, and no --inventory given")
-        if for_down:
-            return Lab.from_state(args.state_dir)
-        # break, heal, reboot need the site: the inventory the lab was made from
-        made_from = LabState.load(args.state_dir).inventory
-        if not Path(made_from).is_file():
-            raise CliError(f"the lab in {args.state_dir} was made from {made_from}, which is "
-                           f"gone: pass --inventory FILE")
-        args.inventory = made_from
-    if not args.inventory:
-        raise CliError("no inventory: pass --inventory FILE or set STACKPROOF_INVENTORY")
-    try:
-        return Lab(args.inventory, args.state_dir, daemons=daemons,
-                   bastion=getattr(args, "bastion", None), bare=bare)
-    except InventoryError:
-        # a lab must stay removable when its inventory was since broken or deleted
-        if for_down:
-            from stackproof_lab.state import LabState
-            found = Path(args.state_dir) if args.state_dir and LabState.exists(
-                args.state_dir) else Lab.find_state(args.inventory)
-            if found:
-                return Lab.from_state(found)
-        raise
-
-
-def _print_status(s: dict) -> None:
-    state = "up" if s["up"] else f"not up ({s['phase']})"
-    print(f"lab {s['lab_id']}: {state}; state {s['state_dir']}; inventory {s['inventory']}")
-    if s["phase"] == "absent":
-        return
-    print(f"  lab inventory {s['lab_inventory']}")
-    print(f"  ssh config    {s['ssh_config']}")
-    width = max((len(n) for n in s["hosts"]), default=0)
-    for name, h in s["hosts"].items():
-        alive = "alive" if h["alive"] else "DEAD"
-        print(f"  {name:<{width}}  pid {h['pid']}  {alive}  netns {h['netns']}")
-    other = [ns for ns in s["netns"] if ns not in {h["netns"] for h in s["hosts"].values()}]
-    for ns in other:
-        print(f"  {'':<{width}}  netns {ns} {'present' if s['netns'][ns] else 'MISSING'}")
-    for f in s["faults"]:
-        print(f"  fault {f['name']} on {f['host'] or '(site)'}")
-    for n in s["notes"]:
-        print(f"  note: {n}")
-
-
-def _reboot(args) -> int:
-    import time
-    from stackproof_lab.reboot import wait_settled
-    lab = _lab(args, daemons=False)
-    t0 = time.monotonic()
-    for host in args.hosts:
-        r = lab.reboot(host)
-        guests = f" with {', '.join(r.rebooted[1:])}" if r.rebooted[1:] else ""
-        print(f"[lab] {host} rebooted{guests} in {r.seconds:.1f} s")
-        for g in r.down:
-            print(f"[lab]   guest {g} stays down: its domain is not autostarted")
-        for name, steps in r.boot.items():
-            for s in steps:
-                print(f"[lab]   {name}: boot step {s['step']} failed: "
-                      f"{s.get('cmd', '')} -> rc {s['rc']} {s.get('err', '')}")
-    pending = wait_settled(lab)
-    for line in pending:
-        print(f"[lab]   not settled: {line}")
-    print(f"[lab] {len(args.hosts)} reboot(s), services started and BGP settled in "
-          f"{time.monotonic() - t0:.1f} s" if not pending else
-          f"[lab] {len(args.hosts)} reboot(s) in {time.monotonic() - t0:.1f} s")
-    return 0
 
 
 def _suite(args) -> int:
@@ -219,52 +131,12 @@ def _cmd(args) -> int:
         return _trace(args)
     if args.area == "picture":
         return _picture(args)
-    from stackproof_lab import faults
-    if args.command == "faults":
-        reg = faults.load_layers()
-        if not reg:
-            print("no faults registered")
-        for name in sorted(reg, key=lambda n: (reg[n].layer, n)):
-            f = reg[name]
-            print(f"{f.layer:<11} {f.name:<28} {f.description}")
-        for layer, err in faults.LOAD_ERRORS.items():
-            print(f"warning: fault layer {layer} failed to load: {err}", file=sys.stderr)
-        return 0
-    if args.command == "up":
-        _lab(args, daemons=not args.no_daemons, bare=args.bare).up()
-        return 0
-    if args.command == "down":
-        _lab(args, daemons=False, for_down=True).down(keep_files=args.keep_files)
-        return 0
-    if args.command == "status":
-        s = _lab(args, daemons=False, for_down=True).status()
-        print(json.dumps(s, indent=1)) if args.json else _print_status(s)
-        return 0 if s["up"] else EXIT_NOT_UP
-    if args.command == "reboot":
-        return _reboot(args)
-    lab = _lab(args)
-    if args.command == "break":
-        host = faults.inject(lab, args.fault, args.host)
-        print(f"[lab] fault {args.fault} injected{f' on {host}' if host else ''}")
-        return 0
-    if args.command == "heal":
-        healed = faults.heal(lab, args.fault, args.host)
-        for name, host in healed:
-            print(f"[lab] fault {name} healed{f' on {host}' if host else ''}")
-        if not healed:
-            print("[lab] no injected faults to heal")
-        return 0
-    raise CliError(f"unknown command {args.command}")
+    return _plugins()[args.area].run(args)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from stackproof_lab.faults import FaultError
-    from stackproof_lab.hosts import HostError
-    from stackproof_lab.lab import LabError
-    from stackproof_lab.ssh import SshSetupError
-    from stackproof_lab.shell import LabCommandError
-    from stackproof_lab.topology import TopologyError
+    plugin_errors = tuple(e for p in _plugins().values() for e in p.errors)
     try:
         return _cmd(args)
     except InventoryError as exc:
@@ -273,8 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as exc:
         print(f"stackproof: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (LabError, FaultError, HostError, TopologyError, SshSetupError,
-            LabCommandError) as exc:
+    except plugin_errors as exc:
         print(f"stackproof: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
@@ -293,4 +164,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # through the imported module: a plugin's `from stackproof.cli import CliError` must be
+    # the class this main() catches, not a second copy of it in __main__
+    from stackproof.cli import main as _main
+    sys.exit(_main())

@@ -336,6 +336,22 @@ def reach_targets(site: Site, host: str) -> list[ReachTarget]:
     return out
 
 
+def router_gateway_port_address(site: Site) -> str:
+    """The address the inventory router's gateway port takes on the external network: the
+    lowest of the pool that is no inventory instance's floating IP (a random one may be, and
+    that floating IP could then not be created)."""
+    ext = site.openstack.external_network
+    owned = {h.floating_ip for h in site.instances().values() if h.floating_ip is not None}
+    address = ext.pool.start
+    while address in owned:
+        if address >= ext.pool.end:
+            raise ValueError(f"openstack.external_network.pool: every address of "
+                             f"{ext.pool.start}-{ext.pool.end} is an instance's floating IP: "
+                             "none is left for the router's gateway")
+        address += 1
+    return str(address)
+
+
 def external_gateway(site: Site) -> tuple[str, Address] | None:
     """The external network's gateway address on the host bridge that fronts it (the report's
     `ip addr add <gateway>/<len> dev <bridge>`): (host, address)."""

@@ -14,6 +14,8 @@ from stackproof.targets import select_hosts
 SITE_KEY = pytest.StashKey[Site]()
 REMEDY_KEY = pytest.StashKey[object]()
 STARTED_KEY = pytest.StashKey[float]()
+PREFETCH_KEY = pytest.StashKey[object]()
+HOSTS_OF_KEY = pytest.StashKey[dict]()
 REBOOT_CHECK_OPTION = "--reboot-check"
 
 
@@ -44,6 +46,9 @@ def pytest_addoption(parser):
                     help="label every result `run=NAME` in Allure (e.g. acceptance, "
                          "remediation): a report of several runs shows each as its own "
                          "environment instead of retries")
+    group.addoption("--fact-workers", type=int, default=None, metavar="N",
+                    help="read a scenario's facts on its other hosts in a pool of N threads "
+                         "while the scenarios go on (default 16; 0: one host after another)")
     group.addoption("--node", default=None, metavar="NAME",
                     help="the Kubernetes node the maintenance scenarios act on "
                          "(with -m maintenance)")
@@ -171,6 +176,33 @@ def pytest_generate_tests(metafunc):
     metafunc.parametrize("target", hosts, ids=hosts, scope="function")
 
 
+def scenario_of(item) -> str:
+    """A scenario's key: its node id without the host parameter."""
+    return item.nodeid.split("[", 1)[0]
+
+
+def pytest_collection_finish(session):
+    # each scenario's hosts in run order: the fact prefetch reads ahead along them
+    hosts_of: dict[str, list[str]] = {}
+    for item in session.items:
+        target = getattr(item, "callspec", None) and item.callspec.params.get("target")
+        if target:
+            hosts_of.setdefault(scenario_of(item), []).append(target)
+    session.config.stash[HOSTS_OF_KEY] = hosts_of
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    prefetcher = item.config.stash.get(PREFETCH_KEY, None)
+    target = getattr(item, "callspec", None) and item.callspec.params.get("target")
+    token = prefetcher.start(scenario_of(item), target) if prefetcher and target else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            prefetcher.finish(scenario_of(item), token)
+
+
 def pytest_runtest_setup(item):
     remedy = item.config.stash.get(REMEDY_KEY, None)
     if remedy is not None:
@@ -228,3 +260,7 @@ def pytest_terminal_summary(terminalreporter, config):
             line(f"{host:<24} {n}")
         elapsed = time.monotonic() - config.stash[STARTED_KEY]
         line(f"total {sum(counts.values())} commands, {elapsed:.1f} s")
+        prefetcher = config.stash.get(PREFETCH_KEY, None)
+        if prefetcher is not None and prefetcher.workers:
+            line(f"{prefetcher.prefetched} fact reads ahead of their scenarios, in a pool "
+                 f"of {prefetcher.workers} (--fact-workers)")

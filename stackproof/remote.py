@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import select
-import shlex
 import threading
 import time
 from dataclasses import dataclass, field
@@ -177,10 +176,20 @@ class Remote:
     commands_run: int = 0
     _host: testinfra.host.Host | None = None
     _unreachable: HostUnreachable | None = None
-    _facts: dict[tuple, Any] = field(default_factory=dict)
+    _generation: int = 0                 # bumped by invalidate(): in-flight reads are stale
+    epoch: "Epoch" = field(default_factory=lambda: Epoch())
+    _facts: dict[tuple, "CachedFact"] = field(default_factory=dict)
+    _inflight: dict[tuple, threading.Event] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
+    _connect_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _connect(self) -> testinfra.host.Host:
+        # the scenario's thread and the fact prefetch (stackproof.prefetch) share one
+        # connection: only one of them makes it
+        with self._connect_lock:
+            return self._connect_once()
+
+    def _connect_once(self) -> testinfra.host.Host:
         if self._unreachable is not None:
             raise self._unreachable      # fail fast: once declared unreachable, for the run
         if self._host is None:
@@ -295,18 +304,44 @@ class Remote:
         self.put_file(path, content, 0o644)
         return CommandResult(f"sftp put {path}", 0, "", "")
 
-    def fact(self, key: tuple, compute: Callable[[], Any]) -> Any:
+    def fact(self, key: tuple, compute: Callable[[], Any], prefetch: bool = False) -> Any:
+        """The cached fact `key`, computed once. A fact another thread is computing is
+        waited for, not queried twice. A prefetched value is used only while no remediation
+        ran anywhere since it was read (`Epoch`): after one, it is read again, as a run
+        without prefetch would read it then. A failed computation is not cached."""
+        while True:
+            with self._lock:
+                cached = self._facts.get(key)
+                if cached is not None and cached.epoch in (None, self.epoch.value):
+                    return cached.value
+                busy = self._inflight.get(key)
+                if busy is None:
+                    busy = self._inflight[key] = threading.Event()
+                    started, generation = self.epoch.value, self._generation
+                    break
+            busy.wait()                      # then take its value, or compute it ourselves
+        try:
+            value = compute()
+            with self._lock:
+                if self._generation == generation:   # not invalidated meanwhile
+                    self._facts[key] = CachedFact(value, started if prefetch else None)
+            return value
+        finally:
+            with self._lock:
+                del self._inflight[key]
+            busy.set()
+
+    def cached(self, key: tuple) -> bool:
         with self._lock:
-            if key in self._facts:
-                return self._facts[key]
-        value = compute()
-        with self._lock:
-            self._facts[key] = value
-        return value
+            return key in self._facts or key in self._inflight
 
     def invalidate(self) -> None:
+        """A remediation touched this host: drop its facts, and every prefetched fact of
+        every host is read again before use."""
         with self._lock:
             self._facts.clear()
+            self._generation += 1
+        self.epoch.bump()
 
     def close(self) -> None:
         if self._host is not None:
@@ -317,19 +352,42 @@ class Remote:
             self._host = None
 
 
+class Epoch:
+    """Counts the remediations of a run (every Remote.invalidate): a fact prefetched in an
+    earlier epoch is not trusted in a later one."""
+
+    def __init__(self):
+        self.value = 0
+        self._lock = threading.Lock()
+
+    def bump(self) -> None:
+        with self._lock:
+            self.value += 1
+
+
+@dataclass(frozen=True)
+class CachedFact:
+    value: Any
+    epoch: int | None            # the epoch it was prefetched in; None: read by a scenario
+
+
 class Fleet:
-    """Every inventory host's Remote, created lazily."""
+    """Every inventory host's Remote, created lazily (thread-safe: the prefetch pool asks
+    for hosts too), sharing one Epoch."""
 
     def __init__(self, site: Site):
         self.site = site
+        self.epoch = Epoch()
         self._remotes: dict[str, Remote] = {}
+        self._lock = threading.Lock()
 
     def __getitem__(self, name: str) -> Remote:
-        if name not in self._remotes:
-            if name not in self.site.hosts:
-                raise KeyError(f"{name} is not a host of this inventory")
-            self._remotes[name] = Remote(name, self.site.ssh_of(name))
-        return self._remotes[name]
+        with self._lock:
+            if name not in self._remotes:
+                if name not in self.site.hosts:
+                    raise KeyError(f"{name} is not a host of this inventory")
+                self._remotes[name] = Remote(name, self.site.ssh_of(name), epoch=self.epoch)
+            return self._remotes[name]
 
     def counts(self) -> dict[str, int]:
         return {n: r.commands_run for n, r in self._remotes.items()}

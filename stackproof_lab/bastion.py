@@ -12,11 +12,11 @@ The sshds run in the hosts' PID namespaces and end with them (no process record 
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from stackproof_lab import ssh as sshmod
 from stackproof_lab.shell import NsShell
+from stackproof_lab.wait import wait_until
 from stackproof.site import Site
 
 PIDFILE = "/run/sshd-listen.pid"
@@ -69,14 +69,13 @@ def start_listeners(shells: dict[str, NsShell], site: Site, bastion: str,
     for name, address in wanted.items():
         if not listening(shells[name], address):
             start_listener(shells[name], address)
-    deadline = time.monotonic() + timeout
     pending = dict(wanted)
-    while pending:
-        pending = {n: a for n, a in pending.items() if not listening(shells[n], a)}
-        if not pending:
-            break
-        if time.monotonic() > deadline:
-            raise BastionSetupError(f"sshd not listening after {timeout:.0f} s on "
-                                    + ", ".join(f"{n} ({' '.join(a)})" for n, a in pending.items()))
-        time.sleep(0.2)
+
+    def all_listening() -> bool:
+        for n in [n for n, a in pending.items() if listening(shells[n], a)]:
+            del pending[n]
+        return not pending
+    wait_until(all_listening, timeout, "sshd to listen", error=BastionSetupError,
+               describe=lambda: "not on " + ", ".join(f"{n} ({' '.join(a)})"
+                                                     for n, a in pending.items()))
     return wanted

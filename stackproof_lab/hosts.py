@@ -24,7 +24,6 @@ import hashlib
 import os
 import shlex
 import shutil
-import stat
 import subprocess
 import time
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from pathlib import Path
 
 from stackproof_lab.shell import NsShell
 from stackproof_lab.state import HostRecord, LabState
+from stackproof_lab.wait import wait_until
 from stackproof.site import Site
 
 
@@ -296,24 +296,28 @@ def wait_ready(state: LabState, name: str, holder: subprocess.Popen,
     rec = state.hosts[name]
     root = Path(rec.root)
     ready = root / ".lab" / "ready"
-    init_pid = None
-    while time.monotonic() < deadline:
-        if init_pid is None:
+    init_pid: list[int] = []
+
+    def up() -> NsShell | None:
+        if not init_pid:
             kids = _children(holder.pid)
             if kids:
-                init_pid = kids[0]
-                pr = state.add_process(init_pid, f"init:{name}")
+                init_pid.append(kids[0])
+                pr = state.add_process(kids[0], f"init:{name}")
                 if pr is not None:
-                    state.update_host(name, init_pid=init_pid, init_start=pr.start)
+                    state.update_host(name, init_pid=kids[0], init_start=pr.start)
         if ready.exists():
-            if init_pid is None:      # cannot be: init writes the marker
+            if not init_pid:          # cannot be: init writes the marker
                 raise HostError(f"{name}: ready but no init process found")
-            return NsShell(name=name, pid=init_pid, root=root)
+            return NsShell(name=name, pid=init_pid[0], root=root)
         if holder.poll() is not None:
             raise HostError(f"{name}: init exited (rc {holder.returncode}): "
                             f"{_tail(root / '.lab' / 'init.log')}")
-        time.sleep(0.005)
-    raise HostError(f"{name}: not ready in time: {_tail(root / '.lab' / 'init.log')}")
+        return None
+    return wait_until(up, max(0.0, deadline - time.monotonic()), f"{name} to be ready",
+                      interval=0.005, error=HostError,
+                      describe=lambda: f"init {'found' if init_pid else 'not started'}; "
+                                       f"{_tail(root / '.lab' / 'init.log')}")
 
 
 def _tail(path: Path, lines: int = 5) -> str:

@@ -41,6 +41,7 @@ from stackproof_lab import ssh as sshmod
 from stackproof_lab import topology
 from stackproof_lab.shell import NsShell
 from stackproof_lab.state import LabState, proc_start_time, signal_if
+from stackproof_lab.wait import WaitTimeout, wait_until
 from stackproof.site import Site, load_site, parse_site
 
 DEFAULT_ROOT = Path("/var/tmp/stackproof-lab")
@@ -427,9 +428,11 @@ class Lab:
         others = [p for p in st.processes if not p.role.startswith(("holder:", "init:"))]
         for p in others:
             p.kill(signal.SIGTERM)
-        deadline = time.monotonic() + 3
-        while any(p.alive() for p in others) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        try:
+            wait_until(lambda: not any(p.alive() for p in others), 3, "a clean exit",
+                       interval=0.02)
+        except WaitTimeout:
+            pass                            # SIGKILL below
         for p in st.processes:
             p.kill(signal.SIGKILL)          # a host's init takes its whole PID namespace
         # anything still inside one of our network namespaces is ours too (a crash between
@@ -437,18 +440,15 @@ class Lab:
         for ns in st.netns:
             for pid in _ns_pids(ns):
                 signal_if(pid, signal.SIGKILL, lambda pid=pid, ns=ns: _in_netns(pid, ns))
-        deadline = time.monotonic() + STOP_TIMEOUT
         existing = _ns_list()
-        while time.monotonic() < deadline:
+
+        def busy() -> list:
             for h in self._holders.values():
                 h.poll()                   # reap our own children
-            busy = [p for p in st.processes if p.alive()] + \
+            return [p for p in st.processes if p.alive()] + \
                 [pid for ns in st.netns if ns in existing for pid in _ns_pids(ns)]
-            if not busy:
-                break
-            time.sleep(0.02)
-        else:
-            raise LabError(f"down: processes still alive after {STOP_TIMEOUT:.0f} s: {busy}")
+        wait_until(lambda: not busy(), STOP_TIMEOUT, "down: every lab process to exit",
+                   interval=0.02, error=LabError, describe=lambda: f"still alive: {busy()}")
         for ns in st.netns:
             if ns in existing:
                 proc = subprocess.run(["ip", "netns", "delete", ns], capture_output=True,

@@ -46,6 +46,7 @@ from stackproof_lab import ssh as sshmod
 from stackproof_lab import topology
 from stackproof_lab.shell import NsShell
 from stackproof_lab.state import LabState, proc_start_time
+from stackproof_lab.wait import WaitTimeout, wait_until
 from stackproof.site import Site
 
 STOP_TIMEOUT = 10.0
@@ -106,15 +107,13 @@ def stop(lab, names: list[str]) -> None:
         for p in st.processes:
             if p.role in (f"init:{name}",) and p.pid == rec.init_pid:
                 p.kill(signal.SIGKILL)          # PID 1 of the namespace: all of the host
-    deadline = time.monotonic() + STOP_TIMEOUT
-    pending = list(names)
-    while pending and time.monotonic() < deadline:
+    def stopped() -> bool:
         for h in lab._holders.values():
             h.poll()
-        pending = [n for n in pending if _alive(st, n)]
-        time.sleep(0.02)
-    if pending:
-        raise RebootError(f"{pending}: still running {STOP_TIMEOUT:.0f} s after the kill")
+        return not any(_alive(st, n) for n in names)
+    wait_until(stopped, STOP_TIMEOUT, "the hosts to stop after the kill", interval=0.02,
+               error=RebootError,
+               describe=lambda: f"still running: {[n for n in names if _alive(st, n)]}")
 
 
 def _alive(st: LabState, name: str) -> bool:
@@ -402,19 +401,23 @@ def wait_settled(lab, timeout: float = 120.0) -> list[str]:
     background, as init runs them) and every BGP session FRR has configured is Established
     (read from FRR itself). Returns what is still not settled at the deadline (never
     raises): a service that does not come back is for the acceptance run to report."""
-    deadline = time.monotonic() + timeout
-    while True:
-        pending = []
+    pending: list[str] = []
+
+    def settled() -> bool:
+        pending.clear()
         for name, rec in lab.state.hosts.items():
             if not rec.init_pid or proc_start_time(rec.init_pid) != rec.init_start:
                 continue
             shell = hostmod.shell_for(rec)
-            pending += [f"{name}: {item}" for item in
-                        [f"{svc} still starting" for svc in _starting(shell)]
-                        + _bgp_pending(shell)]
-        if not pending or time.monotonic() >= deadline:
-            return pending
-        time.sleep(0.25)
+            pending.extend(f"{name}: {item}" for item in
+                           [f"{svc} still starting" for svc in _starting(shell)]
+                           + _bgp_pending(shell))
+        return not pending
+    try:
+        wait_until(settled, timeout, "the rebooted hosts to settle", interval=0.25)
+    except WaitTimeout:
+        pass
+    return pending
 
 
 def quote(words: list[str]) -> str:

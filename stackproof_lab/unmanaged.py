@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import re
 import shlex
-import time
+
 from concurrent.futures import ThreadPoolExecutor
 
 from stackproof_lab.lived_in import VIRSH, HostItems, host_items, is_lived_in
+from stackproof_lab.wait import WaitTimeout, wait_until
 from stackproof.redact import redact
 
 SEP = "@@stackproof-unmanaged@@"
@@ -195,9 +196,13 @@ def not_in_place(snap: Snapshot) -> list[str]:
 def wait_unchanged(lab, before: Snapshot, timeout: float = 45.0) -> list[str]:
     """[] once every item is as in `before`; else, at the deadline, what still differs.
     Polls: a session or a daemon a remediation restarted may take seconds to settle."""
-    deadline = time.monotonic() + timeout
-    while True:
-        changes = diff(before, snapshot(lab))
-        if not changes or time.monotonic() >= deadline:
-            return changes
-        time.sleep(1.0)
+    changes: list[str] = []
+
+    def unchanged() -> bool:
+        changes[:] = diff(before, snapshot(lab))
+        return not changes
+    try:
+        wait_until(unchanged, timeout, "unmanaged items to settle", interval=1.0)
+    except WaitTimeout:
+        pass
+    return changes

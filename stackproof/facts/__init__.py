@@ -10,6 +10,7 @@ import json
 import shlex
 from typing import Any, Callable, TypeVar
 
+from stackproof import prefetch
 from stackproof.remote import CommandResult, Remote
 
 T = TypeVar("T")
@@ -51,11 +52,20 @@ def read_file(remote: Remote, path: str) -> str | None:
     raise ReadFailed(remote.name, res, f"read {path}")
 
 
-def fact(fn: Callable[..., T]) -> Callable[..., T]:
-    @functools.wraps(fn)
-    def cached(remote: Remote, *args: Any) -> T:
-        return remote.fact((fn.__module__, fn.__qualname__, *args), lambda: fn(remote, *args))
-    return cached
+def fact(fn: Callable[..., T] | None = None, *, per_host: bool = False):
+    """Cache a fact function on its Remote. `@fact(per_host=True)` marks a fact whose
+    arguments are the host's own (its neighbors, routes, intended file): the prefetch
+    (stackproof.prefetch) never reads it on another host with these arguments."""
+    def wrap(fn: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(fn)
+        def cached(remote: Remote, *args: Any, _prefetch: bool = False) -> T:
+            key = (fn.__module__, fn.__qualname__, *args)
+            if _prefetch:
+                return remote.fact(key, lambda: fn(remote, *args), prefetch=True)
+            prefetch.record(remote.name, prefetch.FactCall(cached, args, per_host))
+            return remote.fact(key, lambda: fn(remote, *args))
+        return cached
+    return wrap(fn) if fn is not None else wrap
 
 
 def run_ok(remote: Remote, command: str, what: str = "") -> str:

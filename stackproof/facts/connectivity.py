@@ -30,7 +30,7 @@ def parse_sweep(output: str) -> dict[str, bool]:
     return result
 
 
-@fact
+@fact(per_host=True)
 def ping_sweep(remote: Remote, addresses: tuple[str, ...]) -> tuple[PingResult, ...]:
     if not addresses:
         return ()

@@ -388,7 +388,7 @@ def config_file(remote: Remote) -> str | None:
     return res.stdout if res.ok else None
 
 
-@fact
+@fact(per_host=True)
 def reload_diff(remote: Remote, intended: str, against: str | None = None) -> ReloadDiff:
     """What frr-reload.py would change to make the running config `intended`: the text goes
     over SFTP (never on a command line) to a temp file on the host, removed again;

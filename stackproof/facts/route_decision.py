@@ -81,14 +81,14 @@ def parse_neighbor(address: str, dev: str, stdout: str) -> NeighborState:
     return NeighborState(address, dev, states)
 
 
-@fact
+@fact(per_host=True)
 def route_get(remote: Remote, dst: str, src: str | None = None,
               iif: str | None = None) -> RouteDecision:
     res = remote.run(route_get_command(dst, src, iif))
     return parse_route_get(res.rc, res.stdout, res.stderr)
 
 
-@fact
+@fact(per_host=True)
 def neighbor(remote: Remote, address: str, dev: str) -> NeighborState:
     res = remote.run(f"ip -j -4 neigh show to {shlex.quote(address)} "
                      f"dev {shlex.quote(dev)}")

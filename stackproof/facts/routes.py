@@ -138,7 +138,7 @@ def parse_network_routes(rc: int, stdout: str, stderr: str = "") -> NetworkRoute
     return NetworkRoutes(True, stdout, frozenset(parse_libvirt_routes(stdout)))
 
 
-@fact
+@fact(per_host=True)
 def network_routes(remote: Remote, network: str) -> NetworkRoutes:
     res = remote.run(network_xml_command(network))
     return parse_network_routes(res.rc, res.stdout, res.stderr)

@@ -55,7 +55,8 @@ def ensure_running(shell: NsShell, start_command: str, timeout: float = 8.0) -> 
     started once more before giving up."""
     if chronyd_pid(shell) is None:
         try:
-            wait_until(lambda: chronyd_pid(shell), timeout, "chronyd after the heal")
+            wait_until(lambda: chronyd_pid(shell), timeout, "chronyd after the heal",
+                       error=DaemonError)
         except DaemonError:
             shell.sh(start_command, check=False)
     pid = wait_until(lambda: chronyd_pid(shell), timeout,

@@ -1,14 +1,13 @@
-"""Small helpers shared by the lab's daemon starters: files inside a host, polling."""
+"""Small helpers shared by the lab's daemon starters: files inside a host, and (re-exported)
+the lab's one wait, stackproof_lab.wait.wait_until."""
 from __future__ import annotations
 
 import os
 import shlex
-import time
-from typing import Callable, TypeVar
 
 from stackproof_lab.shell import NsShell
+from stackproof_lab.wait import wait_until  # noqa: F401  (re-exported)
 
-T = TypeVar("T")
 
 # The lab's hosts have no systemd: their services are driven the sysv way (the lab
 # inventory says `init: sysv` for every host).
@@ -54,17 +53,3 @@ def write_file(shell: NsShell, path: str, text: str, *, mode: int = 0o644,
         script += f" && chown {q(owner)} {q(tmp)}"
     script += f" && mv -f {q(tmp)} {q(path)}"
     shell.run(["/bin/sh", "-c", script], input=text)
-
-
-def wait_until(probe: Callable[[], T | None], timeout: float, what: str,
-               interval: float = 0.2, describe: Callable[[], str] | None = None) -> T:
-    """Poll `probe` until it returns a truthy value or `timeout` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            detail = f": {describe()}" if describe else ""
-            raise DaemonError(f"timed out after {timeout:.0f} s waiting for {what}{detail}")
-        time.sleep(interval)

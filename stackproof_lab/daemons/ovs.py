@@ -71,8 +71,7 @@ def write_file(shell: NsShell, path: str, text: str, **kw) -> None:
     _common().write_file(shell, path, text, **kw)
 
 
-def wait_until(probe, timeout: float, what: str, **kw):
-    return _common().wait_until(probe, timeout, what, **kw)
+from stackproof_lab.wait import wait_until  # noqa: E402,F401  (the lab's one wait)
 
 
 def ovs_hosts(site: Site) -> list[str]:

@@ -9,9 +9,9 @@ the cordon goes through the lab's API stand-in, like `kubectl cordon`.
 from __future__ import annotations
 
 import shlex
-import time
 
 from stackproof_lab.faults import Fault, FaultError, register
+from stackproof_lab.wait import wait_until
 from stackproof_lab.kube import hook as kh
 from stackproof.render import kubelet as rk
 
@@ -40,18 +40,15 @@ SEEN_TIMEOUT = 10.0
 def _node_seen(lab, node: str, want, what: str) -> None:
     """Return once the API stand-in shows the node as the fault left it (it looks at the
     hosts every second): a suite run right after sees the fault, not the moment before."""
-    deadline = time.monotonic() + SEEN_TIMEOUT
-    while True:
+    def shown() -> bool:
         code, body = kh.api_request(lab.state_dir, "GET", f"/api/v1/nodes/{node}")
-        if code == 200:
-            ready = next(c for c in body["status"]["conditions"] if c["type"] == "Ready")
-            ips = [a["address"] for a in body["status"]["addresses"] if a["type"] == "InternalIP"]
-            if want(ready["status"], ips[0] if ips else None):
-                return
-        if time.monotonic() >= deadline:
-            raise FaultError(f"the API stand-in did not show node {node} {what} within "
-                             f"{SEEN_TIMEOUT:.0f} s")
-        time.sleep(0.2)
+        if code != 200:
+            return False
+        ready = next(c for c in body["status"]["conditions"] if c["type"] == "Ready")
+        ips = [a["address"] for a in body["status"]["addresses"] if a["type"] == "InternalIP"]
+        return want(ready["status"], ips[0] if ips else None)
+    wait_until(shown, SEEN_TIMEOUT, f"the API stand-in to show node {node} {what}",
+               error=FaultError)
 
 
 def _ip_off_lo(lab, site, host):

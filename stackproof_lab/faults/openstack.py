@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import shlex
 import sqlite3
-import time
 
 from stackproof_lab.faults import Fault, FaultError, register
+from stackproof_lab.wait import wait_until
 
 AGENT = "neutron-openvswitch-agent"
 NOVA_MANAGE = "/usr/local/sbin/nova-manage"     # the lab's wrapper inside the controller
@@ -33,12 +33,8 @@ def _conn(lab, site):
 def _wait(lab, site, probe, what: str, timeout: float = WAIT) -> None:
     """Poll the cloud until probe(conn) holds."""
     conn = _conn(lab, site)
-    deadline = time.monotonic() + timeout
     try:
-        while not probe(conn):
-            if time.monotonic() > deadline:
-                raise FaultError(f"timed out after {timeout:.0f} s waiting for {what}")
-            time.sleep(0.5)
+        wait_until(lambda: probe(conn), timeout, what, interval=0.5, error=FaultError)
     finally:
         conn.close()
 

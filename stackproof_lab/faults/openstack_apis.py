@@ -7,11 +7,11 @@ answers from the root side; heal starts it and waits until it answers again.
 """
 from __future__ import annotations
 
-import time
 import urllib.error
 import urllib.request
 
 from stackproof_lab.faults import Fault, FaultError, register
+from stackproof_lab.wait import wait_until
 
 WAIT = 120.0            # a WSGI app imports for 10-30 s on this loaded machine
 
@@ -40,11 +40,7 @@ def answers(url: str) -> bool:
 
 
 def _wait(url: str, want: bool, what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while answers(url) != want:
-        if time.monotonic() > deadline:
-            raise FaultError(f"timed out after {WAIT:.0f} s waiting for {what}")
-        time.sleep(0.5)
+    wait_until(lambda: answers(url) == want, WAIT, what, interval=0.5, error=FaultError)
 
 
 def _stop(service: str, unit: str):

@@ -52,9 +52,7 @@ def write_file(*args, **kwargs):
     return write(*args, **kwargs)
 
 
-def wait_until(*args, **kwargs):
-    from stackproof_lab.daemons.common import wait_until as wait
-    return wait(*args, **kwargs)
+from stackproof_lab.wait import wait_until  # noqa: E402  (the lab's one wait)
 
 
 class KubeLabError(RuntimeError):

@@ -14,10 +14,11 @@ is how an l2_population agent gets its tunnels.
 """
 from __future__ import annotations
 
-import time
+
 
 from stackproof_lab.openstack.resources import instance_device_id
 from stackproof_lab.shell import NsShell
+from stackproof_lab.wait import WaitTimeout, wait_until
 from stackproof.site import Site
 
 ACTIVE_TIMEOUT = 180.0
@@ -70,9 +71,13 @@ def bind_and_plug(conn, shells: dict[str, NsShell], site: Site) -> dict[str, str
 
 def wait_active(conn, port_ids: list[str], timeout: float = ACTIVE_TIMEOUT) -> list[str]:
     """Until every port is ACTIVE (its agent reported it up); returns those that are not."""
-    deadline = time.monotonic() + timeout
-    while True:
-        down = [p for p in port_ids if conn.network.get_port(p).status != "ACTIVE"]
-        if not down or time.monotonic() > deadline:
-            return down
-        time.sleep(1.0)
+    down: list[str] = []
+
+    def active() -> bool:
+        down[:] = [p for p in port_ids if conn.network.get_port(p).status != "ACTIVE"]
+        return not down
+    try:
+        wait_until(active, timeout, "the instance ports to be ACTIVE", interval=1.0)
+    except WaitTimeout:
+        pass
+    return down

@@ -18,7 +18,6 @@ The pieces, in order:
 from __future__ import annotations
 
 import shlex
-import time
 
 from stackproof_lab.daemons.common import DaemonError, wait_until
 from stackproof_lab.openstack import config, relay
@@ -117,9 +116,9 @@ def boot(conn, site: Site, flavor: str, image: str) -> dict[str, str]:
 
 
 def wait_servers(conn, ids: dict[str, str], timeout: float = ACTIVE_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
     pending = dict(ids)
-    while pending:
+
+    def active() -> bool:
         for name, sid in list(pending.items()):
             s = conn.compute.get_server(sid)
             if s.status == "ACTIVE":
@@ -127,10 +126,9 @@ def wait_servers(conn, ids: dict[str, str], timeout: float = ACTIVE_TIMEOUT) -> 
             elif s.status == "ERROR":
                 fault = (s.fault or {}).get("message", "") if isinstance(s.fault, dict) else ""
                 raise DaemonError(f"server {name} went to ERROR: {fault}")
-        if pending and time.monotonic() > deadline:
-            raise DaemonError(f"servers not ACTIVE after {timeout:.0f} s: {sorted(pending)}")
-        if pending:
-            time.sleep(1.0)
+        return not pending
+    wait_until(active, timeout, "the servers to be ACTIVE", interval=1.0, error=DaemonError,
+               describe=lambda: f"not ACTIVE: {sorted(pending)}")
 
 
 def plug_all(conn, site: Site, shells: dict[str, NsShell]) -> list[str]:

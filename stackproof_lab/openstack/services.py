@@ -19,13 +19,13 @@ import secrets
 import shutil
 import sqlite3
 import subprocess
-import time
 import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
 
 from stackproof_lab.openstack import config, hermetic, templates
+from stackproof_lab.wait import wait_until
 from stackproof_lab.openstack.layout import (Layout, OpenStackLabError, Secrets, venv,
                                              venv_bin)
 from stackproof.site import Site
@@ -145,20 +145,16 @@ def start(lab, lay: Layout, name: str, app: str, port: int, env: dict[str, str],
 
 def wait_http(url: str, lay: Layout, name: str, timeout: float = READY_TIMEOUT) -> None:
     """Until `url` answers with any HTTP status (401 is an answer: the app is loaded)."""
-    deadline = time.monotonic() + timeout
-    while True:
+    def answers() -> bool:
         try:
             urllib.request.urlopen(url, timeout=2).read()
-            return
+            return True
         except urllib.error.HTTPError:
-            return
+            return True
         except (urllib.error.URLError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            tail = _tail(lay.log(name)) or _tail(lay.log(f"{name}.out"))
-            raise OpenStackLabError(f"{name} did not answer on {url} within {timeout:.0f} s: "
-                                    f"{tail}")
-        time.sleep(0.2)
+            return False
+    wait_until(answers, timeout, f"{name} to answer on {url}", error=OpenStackLabError,
+               describe=lambda: _tail(lay.log(name)) or _tail(lay.log(f"{name}.out")))
 
 
 def _tail(path: Path, n: int = 3) -> str:

@@ -34,3 +34,38 @@ def test_a_fixed_seed_chaos_round_ends_green(seed_lab, unmanaged_snapshot, tmp_p
     red = next(r for r in result.runs if r.label == "red")
     assert red.failed and chaos.unseen(result.faults, red) == []
     assert not changes, "unmanaged state changed:\n" + "\n".join(changes)
+
+
+def _lowest_pool_address_no_floating_ip_uses(inventory) -> str:
+    """Read straight from the inventory YAML, not through the product's expectation."""
+    import ipaddress
+
+    import yaml
+    doc = yaml.safe_load(open(inventory).read())
+    pool = doc["openstack"]["external_network"]["pool"]
+    fips = {str(h["floating_ip"]) for h in doc["hosts"].values() if h.get("floating_ip")}
+    address = ipaddress.IPv4Address(pool["start"])
+    while str(address) in fips:
+        address += 1
+    return str(address)
+
+
+def test_the_rebuilt_external_network_keeps_the_floating_ips_free(four_lab, tmp_path):
+    """The four-host round that found it (bgpd off on a BGP host, the external network on a
+    NAT range, a worker's join config without its node IP): the rebuild let Neutron give
+    the router's gateway a random pool address, once a worker's floating IP, whose attach
+    then failed with a 409 for every later round. The rebuild now pins the gateway port."""
+    from stackproof_lab.openstack import clouds_yaml_of
+    from stackproof_lab.openstack.resources import connect
+    result = chaos.run_round(four_lab, 1, 124551739, tmp_path)
+    print(result.line())
+    assert {d.name for d in result.faults} >= {"external-network-overlap", "bgpd-off"}
+    assert result.passed, result.line()
+    site = four_lab.site
+    conn = connect(clouds_yaml_of(four_lab.state_dir), site)
+    try:
+        router = conn.network.find_router(site.openstack.router, ignore_missing=False)
+        port_ips = [ip["ip_address"] for ip in router.external_gateway_info["external_fixed_ips"]]
+    finally:
+        conn.close()
+    assert port_ips == [_lowest_pool_address_no_floating_ip_uses(four_lab.source_inventory)]

@@ -3,15 +3,25 @@ from __future__ import annotations
 
 import threading
 
-from stackproof.remote import Remote
+from stackproof.remote import Epoch, Remote
 
 
 class ReplayCache:
     """The real Remote's fact cache, not a copy of it: fakes inherit `fact` and `invalidate`
     from `Remote` and set `self._facts = {}` in their own __init__."""
     _lock = threading.RLock()
+    _generation = 0
     fact = Remote.fact
+    cached = Remote.cached
     invalidate = Remote.invalidate
+
+    @property
+    def _inflight(self) -> dict:
+        return self.__dict__.setdefault("_inflight_by_key", {})
+
+    @property
+    def epoch(self) -> Epoch:
+        return self.__dict__.setdefault("_epoch", Epoch())
 
 
 def stage_locally(step, backup_root, run_id: str = "t", seq: int = 1):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from stackproof import cli
+from stackproof_lab import cli as lab_cli
 from stackproof_lab.state import LabState
 
 SEED = Path(__file__).resolve().parents[2] / "inventories" / "seed.yml"
@@ -28,7 +29,7 @@ def _state(tmp_path: Path, inventory: Path) -> Path:
 def test_a_lab_made_from_an_inventory_knows_its_site(tmp_path):
     inv = tmp_path / "site.yml"
     shutil.copyfile(SEED, inv)
-    lab = cli._lab(_args(_state(tmp_path, inv)), daemons=False)
+    lab = lab_cli._lab(_args(_state(tmp_path, inv)), daemons=False)
     assert lab.site is not None and "openstack-host" in lab.site.hosts
 
 
@@ -36,11 +37,11 @@ def test_a_lab_whose_inventory_is_gone_names_it(tmp_path):
     d = _state(tmp_path, tmp_path / "gone.yml")
     with pytest.raises(cli.CliError, match=r"made from .*gone\.yml, which is gone: pass "
                                            r"--inventory FILE"):
-        cli._lab(_args(d), daemons=False)
+        lab_cli._lab(_args(d), daemons=False)
     # down and status still work from the record alone
-    assert cli._lab(_args(d), daemons=False, for_down=True).site is None
+    assert lab_cli._lab(_args(d), daemons=False, for_down=True).site is None
 
 
 def test_no_state_no_inventory_is_one_clear_error(tmp_path):
     with pytest.raises(cli.CliError, match="no lab state in .*, and no --inventory given"):
-        cli._lab(_args(tmp_path / "nothing"), daemons=False)
+        lab_cli._lab(_args(tmp_path / "nothing"), daemons=False)

@@ -14,6 +14,7 @@ from stackproof.expect import overlay_endpoints, vxlan_mesh
 from stackproof.facts import ovs as facts
 from stackproof_lab.daemons import ovs_agent as standin
 from stackproof.remedy import Context, Run, WriteFile
+from stackproof.remote import CachedFact
 from stackproof.remote import CommandResult
 from stackproof.render import neutron, ovs
 from fakes import ReplayCache  # noqa: E402
@@ -200,9 +201,9 @@ def test_l2_population_only_where_asked(seed_site):
     text = (DATA / "healthy" / "controller" / "openvswitch_agent.ini").read_text()
     assert "l2_population = True" in text
     remote = Captured("healthy", "controller")
-    remote._facts[("stackproof.facts.ovs", "agent_ini", neutron.AGENT_INI)] = \
+    remote._facts[("stackproof.facts.ovs", "agent_ini", neutron.AGENT_INI)] = CachedFact(
         facts.parse_agent_ini(neutron.AGENT_INI,
-                              neutron.without_option(text, "agent", "l2_population"))
+                              neutron.without_option(text, "agent", "l2_population")), None)
     f = checks.agent_ini_l2_population(seed_site, remote)
     assert f and "l2_population is missing" in f.message
     assert checks.agent_ini_tunnels(seed_site, remote) is None
@@ -215,7 +216,7 @@ def test_an_unknown_interface_error_is_not_auto_fixed(seed_site):
     odd = facts.OvsState(True, st.bridges, {**st.interfaces, "eth9": broken},
                          st.port_interfaces)
     remote = Captured("healthy", "compute2")
-    remote._facts[("stackproof.facts.ovs", "ovs_state")] = odd
+    remote._facts[("stackproof.facts.ovs", "ovs_state")] = CachedFact(odd, None)
     f = checks.no_interface_errors(seed_site, remote)
     assert f.remediation == "ovs_interface_error"
     plan = ovs_interface_error.plan(ctx_for(seed_site, remote), f)
@@ -265,8 +266,8 @@ def test_vxlan_plan_removes_a_port_on_the_wrong_bridge_before_the_restart(seed_s
     bridges["br-tun"] = type(tun)(**{**tun.__dict__, "ports": tuple(
         x for x in tun.ports if x != first.name)})
     bridges["br-int"] = type(integ)(**{**integ.__dict__, "ports": (*integ.ports, first.name)})
-    remote._facts[("stackproof.facts.ovs", "ovs_state")] = facts.OvsState(
-        True, bridges, st.interfaces, moved)
+    remote._facts[("stackproof.facts.ovs", "ovs_state")] = CachedFact(facts.OvsState(
+        True, bridges, st.interfaces, moved), None)
     f = checks.vxlan_mesh(seed_site, remote)
     assert f.params["remove"] == [first.name]
     delete, restart = ovs_vxlan_ports.plan(ctx_for(seed_site, remote), f).steps
