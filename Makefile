@@ -6,7 +6,7 @@ PYTEST := .venv/bin/pytest
 SEED  ?= inventories/seed.yml
 APT_PACKAGES := frr frr-pythontools openssh-server iproute2 iptables openvswitch-switch \
 	libvirt-daemon-system libvirt-clients dnsmasq-base chrony qemu-system-x86 iputils-ping \
-	python3-venv sudo chromium graphviz rabbitmq-server
+	python3-venv sudo chromium graphviz rabbitmq-server socat
 
 # kubectl for the lab tests and an operator's hands: the one on PATH if the machine has one
 # (e.g. a vendor's kubectl package, which conflicts with Debian's); else Debian's, pinned.

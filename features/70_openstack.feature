@@ -4,7 +4,8 @@ Feature: OpenStack services and networks
   agent the site needs is alive; the external network is the flat provider network the
   inventory names, clear of every libvirt NAT range (its gateway on the host bridge is
   checked with the libvirt networks);
-  the router leaves through it; and every instance has its port bound to its compute host
+  the router leaves through it; Glance and Placement answer at their catalog endpoints
+  (every server operation needs both); and every instance has its port bound to its compute host
   (binding:host_id, which makes that host's agent wire it) and its floating IP.
 
   @role:nova_compute @check:openstack.nova-compute-up
@@ -27,6 +28,11 @@ Feature: OpenStack services and networks
   Scenario: No OpenStack subnet overlaps a libvirt NAT range
     Given the cloud answers
     Then no external or tenant subnet overlaps a libvirt NAT network
+
+  @check:openstack.server-services
+  Scenario: The image and placement services answer, so servers can be booted
+    Given the cloud answers
+    Then the catalog's image and placement services answer
 
   @check:openstack.router-gateway
   Scenario: The router leaves through the external network

@@ -23,7 +23,7 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$venv/bin/keyston
    && [ "$(readlink -f "$venv/bin/python")" = "$(readlink -f /usr/bin/python3)" ]; then
     exit 0
 fi
-echo "[install-openstack] installing Keystone, Neutron, Nova into $venv (about 90 s)"
+echo "[install-openstack] installing Keystone, Neutron, Nova, Glance, Placement into $venv (about 90 s)"
 base=/usr/bin/python3
 if [ -x "$venv/bin/python" ] && [ "$(readlink -f "$venv/bin/python")" != "$(readlink -f "$base")" ]; then
     echo "[install-openstack] $venv was made with another python: making it again"
@@ -31,8 +31,8 @@ if [ -x "$venv/bin/python" ] && [ "$(readlink -f "$venv/bin/python")" != "$(read
 fi
 [ -x "$venv/bin/python" ] || "$base" -m venv "$venv"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$lock"
-PYTHONWARNINGS=ignore "$venv/bin/python" -c "import keystone, neutron, nova, gunicorn" 2>/dev/null \
+PYTHONWARNINGS=ignore "$venv/bin/python" -c "import keystone, neutron, nova, glance, placement, gunicorn" 2>/dev/null \
     || { echo "[install-openstack] import check failed in $venv" >&2; exit 1; }
 "$venv/bin/python" "$here/stackproof_lab/openstack/templates.py" "$venv" >/dev/null
 echo "$want" > "$stamp"
-echo "[install-openstack] done: $("$venv/bin/pip" --disable-pip-version-check list 2>/dev/null | grep -E '^(keystone|neutron|nova) ' | tr -s ' ' | tr '\n' ' ')"
+echo "[install-openstack] done: $("$venv/bin/pip" --disable-pip-version-check list 2>/dev/null | grep -E "^(keystone|neutron|nova|glance|openstack-placement) " | tr -s ' ' | tr '\n' ' ')"

@@ -274,6 +274,8 @@ def openstack_node(lab, site: Site, host: str, shell: NsShell, log: bootmod.Boot
                 ["set -e", "sysctl -qw net.ipv4.ip_forward=1", *fip.nat_commands(nat)])))
     if (lay.node_dir(host) / "heartbeat.json").is_file():
         nodes.start_heartbeat(shell, lay, host)
+    for what in nodes.restore_after_boot(shell, lay):    # relays, Glance, Placement
+        log.add("openstack", started=what)
     message_bus(site, host, shell, log)
 
 

@@ -75,3 +75,10 @@ def _fip(site, cloud, target, remedy):
 @then("the instance's port is bound to its compute host")
 def _port_bound(site, cloud, target, remedy):
     ensure(remedy, cloud, lambda: checks.instance_port_bound(site, cloud, target))
+
+
+@then("the catalog's image and placement services answer")
+def _server_services(site, cloud, remedy):
+    from stackproof.facts.openstack_endpoints import probe_all
+    ensure(remedy, cloud, lambda: checks.server_services_answer(site, probe_all(cloud.conn)))
+

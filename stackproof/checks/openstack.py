@@ -298,3 +298,23 @@ def gateway_on_bridge(site: Site, remote: Remote):
                     f"{cidr} (gateway of {ext.name}) is not on {bridge} of {remote.name}",
                     {"cidr": cidr, "dev": bridge},
                     {f"addresses on {bridge}": [a.cidr for a in on]})
+
+
+# --- the services a server operation needs ------------------------------------------------------
+def server_services_answer(site: Site, probes):
+    """Glance and Placement answer at their catalog endpoints: nova-api needs the image,
+    the scheduler needs Placement, so every server operation fails while one is down. The
+    finding names the service that is down; its fix restarts it on the controller."""
+    from dataclasses import asdict as _asdict
+    down = [p for p in probes if not p.answers]
+    if not down:
+        return None
+    first = down[0]
+    names = ", ".join(f"{p.name} ({p.service_type}) at {p.url or 'no endpoint'}: "
+                      f"{p.error or f'HTTP {p.status}'}" for p in down)
+    return _finding("openstack_api_restart", controller(site),
+                    f"{' and '.join(p.name for p in down)} down: server operations fail "
+                    f"({names})",
+                    {"service_type": first.service_type, "name": first.name},
+                    {"probes": [_asdict(p) for p in probes]})
+

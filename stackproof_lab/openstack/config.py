@@ -1,9 +1,11 @@
 """The lab's OpenStack configuration files, rendered from the site model (pure functions).
 
-Root-side services (Keystone, neutron-api, nova-api on 127.0.0.1) get their configs under
-the lab's state dir; the nodes get what a real node has in /etc/nova/nova.conf, plus a lab
-override file (kept in the state dir, never in the node's /etc) that points nova-compute at
-the lab's SQLite cell database and an in-process message bus.
+Root-side services (Keystone, neutron-api, nova-api, nova-conductor, nova-scheduler on
+127.0.0.1) and the controller's Glance and Placement get their configs under the lab's
+state dir; the nodes get what a real node has in /etc/nova/nova.conf, plus a lab override
+file (kept in the state dir, never in the node's /etc) that gives nova-compute the real bus,
+Placement and Neutron (with real servers), or else the lab's SQLite cell database and an
+in-process message bus.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ AGENT_DOWN_TIME = ovs_real.AGENT_DOWN_TIME
 REPORT_INTERVAL = 1
 SERVICE_DOWN_TIME = 5
 SERVICE_PROJECT = "service"
+NOVA_RABBIT_USER = "nova"
 
 
 def ini(sections: dict[str, dict[str, object]]) -> str:
@@ -93,9 +96,41 @@ def ml2_conf(site: Site) -> str:
     })
 
 
-def nova_api_conf(site: Site, lay: Layout, sec: Secrets, venv_etc: str) -> str:
+def root_transport_url(lay: Layout, sec: Secrets) -> str:
+    """RabbitMQ in the bus node, as the root side reaches it: the bus relay (relay.py)."""
+    return f"rabbit://{NOVA_RABBIT_USER}:{sec.rabbit}@127.0.0.1:{lay.ports.bus}/"
+
+
+def node_transport_url(site: Site, sec: Secrets) -> str:
+    """RabbitMQ as the nodes reach it: the bus node's address on the lab network."""
+    return (f"rabbit://{NOVA_RABBIT_USER}:{sec.rabbit}@{site.address_of(ovs_real.bus_host(site))}"
+            ":5672/")
+
+
+def _service_auth(lay: Layout, user: str, pw: str, region: str) -> dict:
+    """A [placement] / [neutron] / [glance] section: a service user and the catalog."""
+    return {**_authtoken(lay, user, pw), "region_name": region, "valid_interfaces": "public"}
+
+
+def nova_api_conf(site: Site, lay: Layout, sec: Secrets, venv_etc: str,
+                  servers: bool = False) -> str:
+    """nova-api's config; with `servers` also nova-conductor's and nova-scheduler's (the
+    real bus through the relay, placement, glance; one worker each)."""
+    region = site.openstack.region
+    extra: dict[str, dict] = {}
+    if servers:
+        extra = {
+            "placement": _service_auth(lay, "placement", sec.placement, region),
+            "glance": {"region_name": region, "valid_interfaces": "public"},
+            "conductor": {"workers": 1},
+            "scheduler": {"workers": 1, "discover_hosts_in_cells_interval": -1},
+            # availability zones are a placement prefilter in this Nova (no filter)
+            "filter_scheduler": {"enabled_filters": "ComputeFilter,ImagePropertiesFilter"},
+            "oslo_messaging_rabbit": {"rabbit_interval_max": 2},
+        }
     return ini({
-        "DEFAULT": {"transport_url": "fake:/", "state_path": lay.dir("nova"),
+        "DEFAULT": {"transport_url": root_transport_url(lay, sec) if servers else "fake:/",
+                    "state_path": lay.dir("nova"),
                     "log_file": lay.log("nova-api"), "use_stderr": False,
                     "service_down_time": SERVICE_DOWN_TIME, "rpc_response_timeout": 5,
                     "my_ip": "127.0.0.1"},
@@ -107,6 +142,37 @@ def nova_api_conf(site: Site, lay: Layout, sec: Secrets, venv_etc: str) -> str:
                     "region_name": site.openstack.region},
         "wsgi": {"api_paste_config": f"{venv_etc}/nova/api-paste.ini"},
         "oslo_concurrency": {"lock_path": lay.root / "locks"},
+        **extra,
+    })
+
+
+def glance_api_conf(site: Site, lay: Layout, sec: Secrets, venv_etc: str) -> str:
+    """Glance on SQLite with one file store in the lab's state dir (multi-store syntax: the
+    staging and tasks stores are files there too)."""
+    d = lay.dir("glance")
+    return ini({
+        "DEFAULT": {"log_file": lay.log("glance-api"), "use_stderr": False,
+                    "enabled_backends": "fs:file", "show_image_direct_url": False,
+                    "worker_self_reference_url": lay.url("glance"),
+                    "image_cache_dir": d / "cache"},
+        "database": {"connection": lay.db_url("glance")},
+        "glance_store": {"default_backend": "fs"},
+        "fs": {"filesystem_store_datadir": d / "images"},
+        "os_glance_staging_store": {"filesystem_store_datadir": d / "staging"},
+        "os_glance_tasks_store": {"filesystem_store_datadir": d / "tasks"},
+        "keystone_authtoken": _authtoken(lay, "glance", sec.glance),
+        "paste_deploy": {"flavor": "keystone",
+                         "config_file": f"{venv_etc}/glance/glance-api-paste.ini"},
+        "oslo_concurrency": {"lock_path": lay.root / "locks"},
+    })
+
+
+def placement_conf(lay: Layout, sec: Secrets) -> str:
+    return ini({
+        "DEFAULT": {"log_file": lay.log("placement-api"), "use_stderr": False},
+        "api": {"auth_strategy": "keystone"},
+        "placement_database": {"connection": lay.db_url("placement")},
+        "keystone_authtoken": _authtoken(lay, "placement", sec.placement),
     })
 
 
@@ -124,6 +190,28 @@ def node_nova_conf(site: Site, sec: Secrets, *, controller: bool, lay: Layout) -
         sections["api_database"] = {"connection": lay.db_url("nova_api")}
         sections["database"] = {"connection": lay.db_url("nova")}
     return ini(sections)
+
+
+def nova_compute_servers_conf(site: Site, lay: Layout, sec: Secrets) -> str:
+    """Read after the node's nova.conf by the lab's nova-compute when the lab boots real
+    servers: the real bus (RabbitMQ in the bus node), no database (objects go through
+    nova-conductor, as on a real compute node), placement and Neutron through the
+    catalog's 127.0.0.1 URLs, which the node's API relays carry to the root side."""
+    region = site.openstack.region
+    return ini({
+        "DEFAULT": {"transport_url": node_transport_url(site, sec),
+                    "report_interval": REPORT_INTERVAL,
+                    "service_down_time": SERVICE_DOWN_TIME, "use_stderr": True,
+                    "heal_instance_info_cache_interval": -1, "rpc_response_timeout": 30,
+                    # placement may answer after the first report: retry soon, not in 60 s
+                    "update_resources_interval": 10},
+        # RabbitMQ (or Nova's user on it) may come after the service: retry every 2 s
+        "oslo_messaging_rabbit": {"rabbit_interval_max": 2},
+        "placement": _service_auth(lay, "placement", sec.placement, region),
+        "neutron": _service_auth(lay, "neutron", sec.neutron, region),
+        "glance": {"region_name": region, "valid_interfaces": "public"},
+        "oslo_concurrency": {"lock_path": "/var/lib/nova/tmp"},
+    })
 
 
 def nova_compute_lab_conf(lay: Layout) -> str:

@@ -1,6 +1,7 @@
 """The hypervisor's part for each inventory instance, once the real OVS agents run.
 
-Nova is not in the boot path here (no servers: see the lab README), so the lab does the two
+With real servers (servers.py) Nova binds the port and the lab only plugs the VIF, which
+the fake driver does not (`plug`). Without them (bind_and_plug) the lab does the two
 things a compute node does when it spawns a server on an existing port:
   - binds the port to the instance's compute host through the Neutron API
     (binding:host_id, as nova-compute's network allocation sets it): ML2 binds it to that
@@ -38,11 +39,20 @@ def plug_command(site: Site, port) -> list[str]:
 
 
 def instance_port(conn, site: Site, name: str):
+    """The instance's port: named after the instance (with real servers its device_id is
+    the server's id, which Nova sets; without, the lab's stable id)."""
+    for port in conn.network.ports(name=name):
+        return port
     return next(iter(conn.network.ports(device_id=instance_device_id(site, name))), None)
 
 
 def bind(conn, port, host: str):
     return conn.network.update_port(port, binding_host_id=host)
+
+
+def plug(shell: NsShell, site: Site, port) -> None:
+    """What os-vif does for a server's VIF (the fake driver plugs none)."""
+    shell.run(plug_command(site, port))
 
 
 def bind_and_plug(conn, shells: dict[str, NsShell], site: Site) -> dict[str, str]:

@@ -23,7 +23,7 @@ VENV_ENV = "STACKPROOF_OPENSTACK_VENV"
 DEFAULT_VENV = Path("/opt/stackproof-openstack")
 REPO = Path(__file__).resolve().parents[2]
 INSTALL_SCRIPT = REPO / "scripts" / "install-openstack.sh"
-SERVICES = ("keystone", "neutron", "nova")
+SERVICES = ("keystone", "neutron", "nova", "glance", "placement")
 
 
 class OpenStackLabError(RuntimeError):
@@ -40,7 +40,8 @@ def venv_bin(name: str) -> str:
 
 def require_venv() -> None:
     """The services must be installed (scripts/install-openstack.sh): say how if not."""
-    missing = [b for b in ("python", "keystone-manage", "nova-manage", "neutron-db-manage")
+    missing = [b for b in ("python", "keystone-manage", "nova-manage", "neutron-db-manage",
+                           "glance-manage", "placement-manage")
                if not (venv() / "bin" / b).exists()]
     if missing:
         raise OpenStackLabError(f"OpenStack venv {venv()} lacks {', '.join(missing)}: run "
@@ -63,11 +64,14 @@ class Ports:
     keystone: int
     neutron: int
     nova: int
+    glance: int = 0
+    placement: int = 0
+    bus: int = 0            # root-side end of the relay to RabbitMQ in the bus node (relay.py)
 
     @classmethod
     def pick(cls) -> Ports:
         chosen: list[int] = []
-        while len(chosen) < 3:
+        while len(chosen) < 6:
             p = free_port()
             if p not in chosen:
                 chosen.append(p)
@@ -80,7 +84,9 @@ class Secrets:
     admin: str = field(default_factory=password)
     neutron: str = field(default_factory=password)
     nova: str = field(default_factory=password)
-    rabbit: str = field(default_factory=password)   # only in nodes' nova.conf transport_url
+    rabbit: str = field(default_factory=password)   # nova's RabbitMQ user (transport_url)
+    glance: str = field(default_factory=password)
+    placement: str = field(default_factory=password)
 
 
 @dataclass
@@ -110,6 +116,7 @@ class Layout:
         for d in (self.root, self.logs, *(self.dir(s) for s in SERVICES),
                   self.dir("keystone") / "fernet-keys", self.dir("keystone") / "credential-keys",
                   self.dir("neutron") / "plugins" / "ml2", self.root / "nodes",
+                  self.dir("glance") / "images",
                   self.root / "locks"):
             d.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o700)
@@ -133,6 +140,10 @@ class Layout:
     def clouds_yaml(self) -> Path:
         return self.root / "clouds.yaml"
 
+    def api_ports(self) -> list[int]:
+        """The ports of every API in the catalog (what a node reaches through relays)."""
+        return [getattr(self.ports, s) for s in SERVICES]
+
     def db(self, name: str) -> Path:
         service = "nova" if name.startswith("nova") else name
         return self.dir(service) / f"{name}.sqlite"
@@ -142,5 +153,6 @@ class Layout:
 
     def url(self, service: str) -> str:
         port = getattr(self.ports, service)
-        path = {"keystone": "/v3", "neutron": "", "nova": "/v2.1"}[service]
+        path = {"keystone": "/v3", "neutron": "", "nova": "/v2.1", "glance": "",
+                "placement": ""}[service]
         return f"http://127.0.0.1:{port}{path}"

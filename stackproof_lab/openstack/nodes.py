@@ -193,7 +193,8 @@ def ensure_nova_user(shell: NsShell) -> None:
              f"--home-dir /var/lib/nova --no-create-home --shell /usr/sbin/nologin {NOVA_USER}")
 
 
-def setup_compute(shell: NsShell, site: Site, lay: Layout, sec: Secrets, host: str) -> None:
+def setup_compute(shell: NsShell, site: Site, lay: Layout, sec: Secrets, host: str,
+                  servers: bool = False) -> None:
     ensure_nova_user(shell)
     controller = "openstack_controller" in site.hosts[host].roles
     write_file(shell, "/etc/nova/nova.conf",
@@ -204,7 +205,8 @@ def setup_compute(shell: NsShell, site: Site, lay: Layout, sec: Secrets, host: s
     shell.sh(f"mkdir -p {q(path)} /var/lib/nova/tmp && chown {NOVA_USER}:{NOVA_USER} {q(path)} "
              f"&& chmod 755 {q(path)}")
     override = lay.node_dir(host) / "nova-compute-lab.conf"
-    override.write_text(config.nova_compute_lab_conf(lay))
+    override.write_text(config.nova_compute_servers_conf(site, lay, sec) if servers
+                        else config.nova_compute_lab_conf(lay))
     override.chmod(0o600)
     _wrapper(sbin_dir(lay, host) / "nova-compute",
              f"#!/bin/sh\n# stackproof lab: Nova's compute service with FakeDriver\n"
@@ -212,6 +214,45 @@ def setup_compute(shell: NsShell, site: Site, lay: Layout, sec: Secrets, host: s
              f"--config-file /etc/nova/nova.conf --config-file {q(str(override))} \"$@\"\n")
     write_file(shell, "/etc/init.d/nova-compute",
                init_script("nova-compute", f"{SBIN}/nova-compute", "nova"), mode=0o755)
+
+
+# Glance and Placement run in the controller, as on the report's site, each under its init
+# script: the product's remediation restarts them there as an operator would.
+NODE_APIS = {"glance-api": ("glance.wsgi.api:application", "glance", "OS_GLANCE_CONFIG_DIR"),
+             "placement-api": ("placement.wsgi.api:application", "placement",
+                               "OS_PLACEMENT_CONFIG_DIR")}
+
+
+def setup_node_apis(shell: NsShell, lay: Layout, host: str) -> list[str]:
+    """Init scripts for Glance and Placement in the controller (serve.py on the node's
+    127.0.0.1:<catalog port>; configs and databases in the lab's state dir). Returns the
+    service names."""
+    q = shlex.quote
+    for name, (app, service, env) in NODE_APIS.items():
+        port = getattr(lay.ports, service)
+        argv = [venv_bin("python"), str(HERE / "serve.py"), "--app", app, "--port", str(port),
+                "--name", name, "--log", str(lay.log(name)), "--env",
+                f"{env}={lay.dir(service)}"]
+        _wrapper(sbin_dir(lay, host) / name,
+                 f"#!/bin/sh\n# stackproof lab: {name} (gunicorn, the project's WSGI app)\n"
+                 f"cd /\nexec {' '.join(q(a) for a in argv)}\n")
+        write_file(shell, f"/etc/init.d/{name}",
+                   init_script(name, f"{SBIN}/{name}", service), mode=0o755)
+    return list(NODE_APIS)
+
+
+def restore_after_boot(shell: NsShell, lay: Layout) -> list[str]:
+    """At a node's boot: its relays (relay.py) and, in the controller, Glance and Placement
+    (enabled services, as on a real controller). Returns what was started."""
+    from stackproof_lab.openstack import relay
+    started = []
+    if relay.restore_node(shell, lay.root, lay.log(f"relay-{shell.name}")):
+        started.append("relays")
+    for name in NODE_APIS:
+        if shell.run(["test", "-x", f"/etc/init.d/{name}"], check=False).returncode == 0:
+            service(shell, name, "start", check=False)
+            started.append(name)
+    return started
 
 
 def setup_controller(shell: NsShell, site: Site, lay: Layout, sec: Secrets, host: str) -> None:

@@ -11,11 +11,14 @@ servicegroup driver. The service record and its heartbeat (`services.updated_at`
 `report_count`, every report_interval) and the compute node record are written by Nova's
 code; nova-api decides up/down from them with service_down_time.
 
-What is not: (1) no RabbitMQ: the lab override sets `transport_url = fake:/`, and the
-service writes its records straight to the cell database (a SQLite file in the lab state
-dir) instead of through nova-conductor, as Nova's functional tests run it; (2) placement is
-not reachable from inside a node (the lab's APIs listen on the machine's 127.0.0.1), so the
-scheduler report client is a no-op stand-in; (3) FakeDriver never touches instances_path,
+With real servers (the lab's default with the real OVS agents) the lab override gives it
+the real bus (RabbitMQ in the bus node) and it runs as nova/cmd/compute.py does: objects
+through nova-conductor, the real placement report client (placement and Keystone through
+the node's API relays, relay.py). Without them (the stand-in agent): (1) no RabbitMQ: the
+lab override sets `transport_url = fake:/`, and the service writes its records straight
+to the cell database (a SQLite file in the lab state dir) instead of through
+nova-conductor, as Nova's functional tests run it; (2) the scheduler report client is a
+no-op stand-in. Always: (3) FakeDriver never touches instances_path,
 so before starting, this launcher checks it the way the libvirt driver needs it: a
 directory the `nova` user owns and can write. A missing or root-owned instances_path makes
 nova-compute exit, and its service goes down after service_down_time, as in the report.
@@ -86,13 +89,32 @@ def main(argv: list[str]) -> int:
         self._host = host
         self._set_nodes([host])
     fake.FakeDriver.init_host = init_host
-    # no placement reachable from a node: every report client call is accepted and ignored
-    report.SchedulerReportClient = lambda *a, **k: mock.MagicMock()
-    server = service.Service.create(binary="nova-compute", topic="compute")
+    if conf.transport_url.startswith("fake:"):
+        # no bus and no placement (the lab without servers): every report client call is
+        # accepted and ignored, records go straight to the cell database
+        report.SchedulerReportClient = lambda *a, **k: mock.MagicMock()
+        server = service.Service.create(binary="nova-compute", topic="compute")
+    else:
+        server = _conductor_compute()
     launcher = os_service.ServiceLauncher(conf, restart_method="mutate")
     launcher.launch_service(server)
     launcher.wait()
     return 0
+
+
+def _conductor_compute():
+    """As nova/cmd/compute.py builds it: no database access, every object through
+    nova-conductor on the real bus, the real placement report client."""
+    import nova.db.main.api
+    from nova.compute import rpcapi as compute_rpcapi
+    from nova.conductor import rpcapi as conductor_rpcapi
+    from nova import objects, service
+    from nova.objects import base as objects_base
+    nova.db.main.api.DISABLE_DB_ACCESS = True
+    objects_base.NovaObject.indirection_api = conductor_rpcapi.ConductorAPI()
+    objects.Service.enable_min_version_cache()
+    return service.Service.create(binary="nova-compute", topic=compute_rpcapi.RPC_TOPIC,
+                                  topic_alt=compute_rpcapi.RPC_TOPIC_ALT)
 
 
 if __name__ == "__main__":

@@ -8,9 +8,10 @@ floating IP attached to that port. With the lab's stand-in OVS agent the port is
 its compute host here; with the real agents, instances.py binds and plugs it once they
 report (a port bound before its host's agent reports fails to bind).
 
-Servers are not created: nova-api's POST /servers needs Glance (the image), placement and
-the scheduler/conductor over a message bus, none of which the lab runs (see the report in
-the lab README). The ports stand where the servers' ports would be.
+With the real OVS agents (the default) the ports are left free (no device, no host) and
+servers.py boots a real Nova server on each: Nova binds the port to the instance's compute
+host and sets device_id to the server's id. With the stand-in agent (no RabbitMQ, no
+conductor or scheduler) the ports stand where the servers' ports would be.
 """
 from __future__ import annotations
 
@@ -65,9 +66,10 @@ def router_gateway_address(site: Site) -> str:
                 if str(ipaddress.IPv4Address(a)) not in taken)
 
 
-def create_all(conn, site: Site, bind: bool = True) -> dict[str, str]:
+def create_all(conn, site: Site, bind: bool = True, servers: bool = False) -> dict[str, str]:
     """Create every resource; returns name -> id of what was made. `bind`: the instance
-    ports get their compute host now."""
+    ports get their compute host now. `servers`: the ports are left for Nova (no device,
+    no host): the server booted on each binds it (servers.py)."""
     os_ = site.openstack
     made: dict[str, str] = {}
     ext = create_external(conn, site)
@@ -85,7 +87,8 @@ def create_all(conn, site: Site, bind: bool = True) -> dict[str, str]:
     conn.network.add_interface_to_router(router, subnet_id=sub.id)
     made[router.name] = router.id
     for name, inst in site.instances().items():
-        port = create_instance_port(conn, site, name, ten.id, sub.id, bind)
+        port = create_instance_port(conn, site, name, ten.id, sub.id, bind and not servers,
+                                    device=not servers)
         made[f"port {name}"] = port.id
         if inst.floating_ip is not None:
             fip = conn.network.create_ip(floating_network_id=ext.id,
@@ -96,13 +99,16 @@ def create_all(conn, site: Site, bind: bool = True) -> dict[str, str]:
 
 
 def create_instance_port(conn, site: Site, name: str, network_id: str, subnet_id: str,
-                         bind: bool = True):
+                         bind: bool = True, device: bool = True):
+    """`device`: owned as a server's port would be (no Nova in the boot path); without, a
+    free port that Nova takes when a server boots on it (Nova refuses a port in use)."""
     inst = site.instances()[name]
-    host = {"binding_host_id": inst.compute} if bind else {}
+    extra = {"binding_host_id": inst.compute} if bind else {}
+    if device:
+        extra.update(device_owner="compute:nova", device_id=instance_device_id(site, name))
     return conn.network.create_port(
-        network_id=network_id, name=name, device_owner="compute:nova",
-        device_id=instance_device_id(site, name),
-        fixed_ips=[{"subnet_id": subnet_id, "ip_address": str(inst.address)}], **host)
+        network_id=network_id, name=name,
+        fixed_ips=[{"subnet_id": subnet_id, "ip_address": str(inst.address)}], **extra)
 
 
 def find_external(conn, site: Site):

@@ -43,19 +43,25 @@ def _write(path: Path, text: str, mode: int = 0o600) -> None:
         fh.write(text)
 
 
-def write_configs(site: Site, lay: Layout, sec: Secrets) -> None:
+def write_configs(site: Site, lay: Layout, sec: Secrets, servers: bool = False,
+                  apis: bool = False) -> None:
     etc = str(venv() / "etc")
     _write(lay.dir("keystone") / "keystone.conf", config.keystone_conf(lay))
     _write(lay.dir("neutron") / "neutron.conf", config.neutron_conf(site, lay, sec, etc))
     _write(lay.dir("neutron") / "plugins" / "ml2" / "ml2_conf.ini", config.ml2_conf(site))
-    _write(lay.dir("nova") / "nova.conf", config.nova_api_conf(site, lay, sec, etc))
+    _write(lay.dir("nova") / "nova.conf", config.nova_api_conf(site, lay, sec, etc, servers))
+    if apis:
+        _write(lay.dir("glance") / "glance-api.conf",
+               config.glance_api_conf(site, lay, sec, etc))
+        _write(lay.dir("placement") / "placement.conf", config.placement_conf(lay, sec))
     _write(lay.clouds_yaml, config.clouds_yaml(site, lay, sec))
 
 
-def copy_databases(lay: Layout) -> None:
+def copy_databases(lay: Layout, apis: bool = False) -> None:
     """Schema-only databases from the venv's templates (built once: templates.py)."""
-    templates.copy_into(venv(), {f"{n}.sqlite": lay.db(n) for n in
-                                 ("keystone", "neutron", "nova_api", "nova", "nova_cell0")})
+    names = ["keystone", "neutron", "nova_api", "nova", "nova_cell0"]
+    names += ["glance", "placement"] if apis else []
+    templates.copy_into(venv(), {f"{n}.sqlite": lay.db(n) for n in names})
 
 
 def fernet_keys(repo: Path) -> None:
@@ -98,10 +104,10 @@ def wait_bootstrap(proc: subprocess.Popen, lay: Layout) -> None:
                                 f"{lay.log('keystone-manage')}")
 
 
-def map_cells(lay: Layout) -> None:
+def map_cells(lay: Layout, transport_url: str = "fake:/") -> None:
     """cell0 and cell1 in the API database, as `nova-manage cell_v2 map_cell0` and
-    `create_cell` record them. cell1's bus is `fake:/`: the lab has no RabbitMQ, and nova-api
-    must never wait on one."""
+    `create_cell` record them. cell1's bus: RabbitMQ through the bus relay when the lab
+    boots servers; else `fake:/` (no RabbitMQ, and nova-api must never wait on one)."""
     now = datetime.datetime.utcnow().isoformat(sep=" ")
     with sqlite3.connect(lay.db("nova_api")) as db:
         db.execute("DELETE FROM cell_mappings")
@@ -109,7 +115,7 @@ def map_cells(lay: Layout) -> None:
             "INSERT INTO cell_mappings (created_at, uuid, name, transport_url, "
             "database_connection, disabled) VALUES (?, ?, ?, ?, ?, 0)",
             [(now, CELL0_UUID, "cell0", "none:/", lay.db_url("nova_cell0")),
-             (now, str(uuid.uuid4()), "cell1", "fake:/", lay.db_url("nova"))])
+             (now, str(uuid.uuid4()), "cell1", transport_url, lay.db_url("nova"))])
 
 
 def hermetic_argv(lay: Layout, name: str, argv: list[str]) -> list[str]:
@@ -158,7 +164,11 @@ def _tail(path: Path, n: int = 3) -> str:
         return ""
 
 
-def register_services(site: Site, lay: Layout, sec: Secrets) -> None:
+SERVICE_TYPES = {"neutron": "network", "nova": "compute", "glance": "image",
+                 "placement": "placement"}
+
+
+def register_services(site: Site, lay: Layout, sec: Secrets, apis: bool = False) -> None:
     """Service project, the neutron and nova users (admin in it), the network and compute
     services with their endpoints: what an installation guide has the operator create."""
     import openstack
@@ -172,11 +182,17 @@ def register_services(site: Site, lay: Layout, sec: Secrets) -> None:
         project = ident.create_project(name=config.SERVICE_PROJECT, domain_id="default",
                                        description="OpenStack services")
         admin_role = ident.find_role("admin", ignore_missing=False)
-        for user, pw in (("neutron", sec.neutron), ("nova", sec.nova)):
-            u = ident.create_user(name=user, password=pw, domain_id="default",
+        names = ["neutron", "nova"] + (["glance", "placement"] if apis else [])
+        # the `service` role marks a service user's token as a service token: Nova sends one
+        # with the user's on its calls to Neutron, and keystonemiddleware requires the role
+        service_role = ident.find_role("service") or ident.create_role(name="service")
+        for user in names:
+            u = ident.create_user(name=user, password=getattr(sec, user), domain_id="default",
                                   default_project_id=project.id)
             ident.assign_project_role_to_user(project, u, admin_role)
-        for name, kind in (("neutron", "network"), ("nova", "compute")):
+            ident.assign_project_role_to_user(project, u, service_role)
+        for name in names:
+            kind = SERVICE_TYPES[name]
             svc = ident.create_service(name=name, type=kind, enabled=True)
             for interface in ("public", "internal", "admin"):
                 ident.create_endpoint(service_id=svc.id, interface=interface,
@@ -185,10 +201,13 @@ def register_services(site: Site, lay: Layout, sec: Secrets) -> None:
         conn.close()
 
 
-def start_all(lab, site: Site, lay: Layout, sec: Secrets) -> subprocess.Popen:
-    """Configs, databases, the three servers and Keystone's bootstrap, all started; nothing
-    waited for. Returns the bootstrap process (see `finish`)."""
-    write_configs(site, lay, sec)
+def start_all(lab, site: Site, lay: Layout, sec: Secrets,
+              servers: bool = False, apis: bool = False) -> subprocess.Popen:
+    """Configs, databases (with `apis` also Glance's and Placement's, which run in the
+    controller), the root-side servers and Keystone's bootstrap, all started; nothing
+    waited for. `servers`: Nova on the real bus. Returns the bootstrap process (see
+    `finish`)."""
+    write_configs(site, lay, sec, servers, apis)
     ks_env = {"OS_KEYSTONE_CONFIG_FILES": str(lay.dir("keystone") / "keystone.conf")}
     nd = lay.dir("neutron")
     neutron_env = {"OS_NEUTRON_CONFIG_DIR": str(nd),
@@ -197,8 +216,8 @@ def start_all(lab, site: Site, lay: Layout, sec: Secrets) -> subprocess.Popen:
     shutil.copy(venv() / "etc" / "nova" / "api-paste.ini", lay.dir("nova") / "api-paste.ini")
     nova_env = {"OS_NOVA_CONFIG_DIR": str(lay.dir("nova")),
                 "OS_NOVA_CONFIG_FILES": "api-paste.ini;nova.conf"}
-    copy_databases(lay)
-    map_cells(lay)
+    copy_databases(lay, apis)
+    map_cells(lay, config.root_transport_url(lay, sec) if servers else "fake:/")
     # the servers import for 5-15 s; Keystone's bootstrap fills its database meanwhile (the
     # Keystone app reads it per request)
     start(lab, lay, "keystone", "keystone.wsgi.api:application", lay.ports.keystone, ks_env)
@@ -206,15 +225,37 @@ def start_all(lab, site: Site, lay: Layout, sec: Secrets) -> subprocess.Popen:
           neutron_env, shared_db=True)
     start(lab, lay, "nova-api", "nova.wsgi.osapi_compute:application", lay.ports.nova,
           nova_env, shared_db=True)
+    if apis:        # they run in the controller (nodes.setup_node_apis)
+        for d in ("images", "staging", "tasks", "cache"):
+            (lay.dir("glance") / d).mkdir(parents=True, exist_ok=True)
     bootstrap = keystone_bootstrap(site, lay, sec)
     lab.record_process(bootstrap, "openstack:keystone-bootstrap")   # ended by `down` if left
     return bootstrap
 
 
-def finish(site: Site, lay: Layout, sec: Secrets, bootstrap: subprocess.Popen) -> None:
+NOVA_SERVICE = Path(__file__).with_name("nova_service.py")
+
+
+def start_nova_service(lab, lay: Layout, name: str) -> None:
+    """nova-conductor or nova-scheduler, root-side (they reach the databases, placement and
+    the bus relay on 127.0.0.1), recorded so `lab down` stops them."""
+    argv = [venv_bin("python"), str(NOVA_SERVICE), name, "--config-file",
+            str(lay.dir("nova") / "nova.conf"), "--log-file", str(lay.log(f"nova-{name}"))]
+    with open(lay.log(f"nova-{name}.out"), "ab") as out:
+        proc = subprocess.Popen(hermetic_argv(lay, f"nova-{name}", argv), stdout=out,
+                                stderr=subprocess.STDOUT, env=hermetic_env(lay),
+                                stdin=subprocess.DEVNULL, cwd="/", start_new_session=True)
+    lab.record_process(proc, f"openstack:nova-{name}")
+
+
+def finish(site: Site, lay: Layout, sec: Secrets, bootstrap: subprocess.Popen,
+           apis: bool = False) -> None:
     """Wait for the bootstrap and the servers; register the services in Keystone."""
     wait_bootstrap(bootstrap, lay)
     wait_http(lay.url("keystone"), lay, "keystone")
-    register_services(site, lay, sec)
+    register_services(site, lay, sec, apis)
     wait_http(lay.url("neutron") + "/v2.0/networks", lay, "neutron-api")
     wait_http(lay.url("nova"), lay, "nova-api")
+    if apis:
+        wait_http(lay.url("glance"), lay, "glance-api")
+        wait_http(lay.url("placement"), lay, "placement-api")

@@ -27,9 +27,9 @@ try:
 except ImportError:          # run as a script by the OpenStack venv's python
     import hermetic
 
-TEMPLATE_VERSION = "2"
+TEMPLATE_VERSION = "3"
 FILES = ("keystone.sqlite", "neutron.sqlite", "nova_api.sqlite", "nova.sqlite",
-         "nova_cell0.sqlite")
+         "nova_cell0.sqlite", "glance.sqlite", "placement.sqlite")
 _NEUTRON_TABLES = ("import sys, sqlalchemy\n"
                    "from neutron.db.migration.models import head\n"
                    "head.get_metadata().create_all(sqlalchemy.create_engine(sys.argv[1]))\n")
@@ -73,6 +73,10 @@ def _migrate(b, url, work: Path, log, scratch: Path) -> None:
     _run([*nm, "cell_v2", "map_cell0", "--database_connection", url("nova_cell0.sqlite")],
          log, "nova-manage cell_v2 map_cell0", scratch)
     _run([*nm, "db", "sync"], log, "nova-manage db sync", scratch)
+    _run([b("glance-manage"), "--config-file", str(work / "glance.conf"), "db_sync"], log,
+         "glance-manage db_sync", scratch)
+    _run([b("placement-manage"), "--config-file", str(work / "placement.conf"), "db", "sync"],
+         log, "placement-manage db sync", scratch)
 
 
 def build(venv: Path) -> Path:
@@ -91,6 +95,9 @@ def build(venv: Path) -> Path:
     (work / "nova.conf").write_text(
         f"[api_database]\nconnection = {url('nova_api.sqlite')}\n"
         f"[database]\nconnection = {url('nova.sqlite')}\n")
+    (work / "glance.conf").write_text(f"[database]\nconnection = {url('glance.sqlite')}\n")
+    (work / "placement.conf").write_text(
+        f"[placement_database]\nconnection = {url('placement.sqlite')}\n")
     scratch = Path(tempfile.mkdtemp(prefix=".hermetic-", dir=final.parent))
     try:
         with open(work / "build.log", "ab") as log:
@@ -101,11 +108,12 @@ def build(venv: Path) -> Path:
     with sqlite3.connect(work / "nova_api.sqlite") as db:
         db.execute("DELETE FROM cell_mappings")
     # WAL: readers never block the writers of the other lab processes (persists in the file)
-    for f in ("neutron.sqlite", "nova.sqlite", "nova_api.sqlite"):
+    for f in ("neutron.sqlite", "nova.sqlite", "nova_api.sqlite", "placement.sqlite",
+              "glance.sqlite"):
         con = sqlite3.connect(work / f)
         con.execute("PRAGMA journal_mode=WAL")
         con.close()
-    for f in ("keystone.conf", "neutron.conf", "nova.conf"):
+    for f in ("keystone.conf", "neutron.conf", "nova.conf", "glance.conf", "placement.conf"):
         (work / f).unlink()
     try:
         os.rename(work, final)

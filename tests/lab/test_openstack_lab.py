@@ -21,13 +21,15 @@ pytestmark = [pytest.mark.lab,
               pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")]
 
 K = ("novacompute or neutron_agent or external_network_is_flat or openstack_subnet or "
-     "external_gateway_address or router_leaves or floating_ip_is_attached_to_its_instance")
+     "external_gateway_address or router_leaves or floating_ip_is_attached_to_its_instance "
+     "or image_and_placement")
 NOVA = "test_novacompute_is_enabled_and_up_on_every_compute_host[{}]"
 AGENTS = "test_every_expected_neutron_agent_is_alive_and_up[{}]"
 EXT = "test_the_external_network_is_flat_and_external_with_the_expected_addresses"
 OVERLAP = "test_no_openstack_subnet_overlaps_a_libvirt_nat_range"
 GATEWAY = "test_the_external_gateway_address_is_on_the_host_bridge"
 FIP = "test_every_expected_floating_ip_is_attached_to_its_instance[{}]"
+SERVERS = "test_the_image_and_placement_services_answer_so_servers_can_be_booted"
 
 
 def _fips(site) -> set[str]:
@@ -46,7 +48,14 @@ FAULTS = {
     "floating-ip-detached": (lambda site, h: {FIP.format(h)}, False),
     "instance-port-unbound": (lambda site, h: {FIP.format(h)}, False),
     "external-network-overlap": (lambda site, h: {EXT, OVERLAP} | _fips(site), True),
+    # server operations fail with the service named; the fix restarts it on the controller
+    "glance-down": (lambda site, h: {SERVERS}, False),
+    "placement-down": (lambda site, h: {SERVERS}, False),
 }
+
+
+NAMED = {"glance-down": "Glance down: server operations fail",
+         "placement-down": "Placement down: server operations fail"}
 
 
 def suite(run_suite, lab, *args):
@@ -62,7 +71,7 @@ def test_healthy_lab_is_green(any_lab, run_suite):
     expected = (len(site.with_role("nova_compute"))
                 + len([n for n, h in site.hosts.items()
                        if {"ovs_agent", "network_node"} & set(h.roles)])
-                + 4 + len(site.instances()))
+                + 5 + len(site.instances()))
     assert ran == expected, res.output[-2000:]
 
 
@@ -74,6 +83,8 @@ def test_fault_round_trip(any_lab, run_suite, fault, name):
     red = suite(run_suite, lab)
     assert red.rc != 0
     assert red.failed() == expected_red(lab.site, host), red.output[-3000:]
+    if name in NAMED:                    # the finding names the service that is down
+        assert NAMED[name] in red.output, red.output[-3000:]
     extra = ("--allow-destructive",) if destructive else ()
     t0 = time.monotonic()
     fixed = suite(run_suite, lab, "--remediate", *extra)
