@@ -43,20 +43,16 @@ def _wait(url: str, want: bool, what: str) -> None:
     wait_until(lambda: answers(url) == want, WAIT, what, interval=0.5, error=FaultError)
 
 
-def _stop(service: str, unit: str):
-    def inject(lab, site, host):
+def _service(service: str, unit: str, action: str):
+    """inject (stop) or heal (start): the unit on the controller, then until its endpoint
+    stops answering or answers again."""
+    def act(lab, site, host):
         url = _url(lab, service)
-        lab.shell(host).run(["service", unit, "stop"], timeout=60)
-        _wait(url, False, f"{unit} on {host} to stop answering at {url}")
-    return inject
-
-
-def _start(service: str, unit: str):
-    def heal(lab, site, host):
-        url = _url(lab, service)
-        lab.shell(host).run(["service", unit, "start"], timeout=60)
-        _wait(url, True, f"{unit} on {host} to answer at {url}")
-    return heal
+        lab.shell(host).run(["service", unit, action], timeout=60)
+        want = action == "start"
+        _wait(url, want, f"{unit} on {host} to {'answer' if want else 'stop answering'} "
+                         f"at {url}")
+    return act
 
 
 def _only_servers(fn):
@@ -70,11 +66,11 @@ def _only_servers(fn):
 for fault in (
     Fault("glance-down", "openstack", "glance-api is stopped on the controller: the image "
           "service does not answer and every server operation fails",
-          _only_servers(_stop("glance", "glance-api")),
-          _only_servers(_start("glance", "glance-api")), _controller),
+          _only_servers(_service("glance", "glance-api", "stop")),
+          _only_servers(_service("glance", "glance-api", "start")), _controller),
     Fault("placement-down", "openstack", "placement-api is stopped on the controller: "
           "Placement does not answer and no server can be scheduled",
-          _only_servers(_stop("placement", "placement-api")),
-          _only_servers(_start("placement", "placement-api")), _controller),
+          _only_servers(_service("placement", "placement-api", "stop")),
+          _only_servers(_service("placement", "placement-api", "start")), _controller),
 ):
     register(fault)
