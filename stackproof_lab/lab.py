@@ -427,14 +427,16 @@ class Lab:
         # processes others recorded (root-side daemons) get a chance to exit cleanly
         others = [p for p in st.processes if not p.role.startswith(("holder:", "init:"))]
         for p in others:
-            p.kill(signal.SIGTERM)
+            p.kill_group(signal.SIGTERM)
         try:
-            wait_until(lambda: not any(p.alive() for p in others), 3, "a clean exit",
-                       interval=0.02)
+            wait_until(lambda: not any(p.alive() or p.members() for p in others), 3,
+                       "a clean exit", interval=0.02)
         except WaitTimeout:
             pass                            # SIGKILL below
         for p in st.processes:
             p.kill(signal.SIGKILL)          # a host's init takes its whole PID namespace
+        for p in others:
+            p.kill_group(signal.SIGKILL)    # workers a root-side daemon forked
         # anything still inside one of our network namespaces is ours too (a crash between
         # starting and recording a process)
         for ns in st.netns:
@@ -446,6 +448,7 @@ class Lab:
             for h in self._holders.values():
                 h.poll()                   # reap our own children
             return [p for p in st.processes if p.alive()] + \
+                [m for p in others for m in p.members()] + \
                 [pid for ns in st.netns if ns in existing for pid in _ns_pids(ns)]
         wait_until(lambda: not busy(), STOP_TIMEOUT, "down: every lab process to exit",
                    interval=0.02, error=LabError, describe=lambda: f"still alive: {busy()}")

@@ -21,6 +21,30 @@ from pathlib import Path
 STATE_FILE = "state.json"
 
 
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat after comm (field 3 on), or None if it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    return raw[raw.rindex(")") + 2:].split()
+
+
+def group_members(leader: int, since: int) -> list[int]:
+    """Processes in the process group `leader` leads, started at or after `since` (the
+    leader's start): the workers a recorded daemon forked, which outlive a killed leader.
+    While any member lives the kernel keeps the group's number, so it names no other group."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        rest = _stat_fields(int(entry.name))
+        if rest and rest[0] not in ("Z", "X") and int(rest[2]) == leader and \
+                int(rest[19]) >= since:
+            out.append(int(entry.name))
+    return out
+
+
 def proc_start_time(pid: int) -> int | None:
     """Start time of `pid` in clock ticks since boot, or None if it is gone (or a zombie)."""
     try:
@@ -64,6 +88,20 @@ class ProcRecord:
     def kill(self, sig: int) -> bool:
         """Signal the process only if it is still the one recorded; True if signalled."""
         return signal_if(self.pid, sig, lambda: proc_start_time(self.pid) == self.start)
+
+    def members(self) -> list[int]:
+        """Its process group's other members (a daemon's forked workers), if it led one.
+        None once its pid belongs to another process: then the group is not ours (while a
+        member of ours lives, the kernel does not hand that number out again)."""
+        if proc_start_time(self.pid) not in (self.start, None):
+            return []
+        return [m for m in group_members(self.pid, self.start) if m != self.pid]
+
+    def kill_group(self, sig: int) -> None:
+        """The process and the workers it forked (oslo.service's outlive their parent)."""
+        self.kill(sig)
+        for m in self.members():
+            signal_if(m, sig, lambda m=m: m in self.members())
 
 
 @dataclass

@@ -56,7 +56,8 @@ def free_port() -> int:
 
 
 def password() -> str:
-    return secrets.token_urlsafe(18)
+    # hex: a urlsafe token may start with '-', which rabbitmqctl add_user takes for an option
+    return secrets.token_hex(16)
 
 
 @dataclass

@@ -4,6 +4,7 @@ imports it, and it plugs in only through entry points; every wait of the lab is 
 from __future__ import annotations
 
 import ast
+import os
 import importlib
 import subprocess
 import sys
@@ -124,3 +125,26 @@ def test_the_lab_has_one_wait():
            if str(p.relative_to(lab)) not in _DAEMON_LOOPS | {"wait.py"}
            for line in _polling_loops(p)]
     assert own == []
+
+
+def test_a_recorded_daemons_forked_workers_are_its_group(tmp_path):
+    """oslo.service's workers outlive a killed parent: `down` finds them by the group the
+    recorded daemon leads, and kills them with it."""
+    import signal
+
+    from stackproof_lab.state import ProcRecord, proc_start_time
+    # a leader with two workers, in its own session, like the lab's root-side daemons
+    leader = subprocess.Popen(["sh", "-c", "sleep 60 & sleep 60 & wait"],
+                              start_new_session=True)
+    rec = ProcRecord(leader.pid, proc_start_time(leader.pid), "openstack:test")
+    try:
+        wait_until(lambda: len(rec.members()) == 2, 10, "two workers")
+        workers = rec.members()
+        os.kill(leader.pid, signal.SIGKILL)             # what `down` did before: leader only
+        leader.wait()
+        assert sorted(rec.members()) == sorted(workers)  # orphans, still found
+        rec.kill_group(signal.SIGKILL)
+        wait_until(lambda: not rec.members(), 10, "the workers to go")
+    finally:
+        for pid in rec.members():
+            os.kill(pid, signal.SIGKILL)
