@@ -132,7 +132,10 @@ def nova_api_conf(site: Site, lay: Layout, sec: Secrets, venv_etc: str,
         "DEFAULT": {"transport_url": root_transport_url(lay, sec) if servers else "fake:/",
                     "state_path": lay.dir("nova"),
                     "log_file": lay.log("nova-api"), "use_stderr": False,
-                    "service_down_time": SERVICE_DOWN_TIME, "rpc_response_timeout": 5,
+                    # with servers the conductor waits on the scheduler over the bus: two
+                    # labs side by side made 5 s too short (MessagingTimeout at boot)
+                    "service_down_time": SERVICE_DOWN_TIME,
+                    "rpc_response_timeout": 60 if servers else 5,
                     "my_ip": "127.0.0.1"},
         "api": {"auth_strategy": "keystone"},
         "api_database": {"connection": lay.db_url("nova_api")},

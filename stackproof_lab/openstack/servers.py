@@ -87,15 +87,18 @@ def flavor_and_image(conn) -> tuple[str, str]:
 
 
 def resource_providers(conn) -> set[str]:
-    """Compute hosts placement knows (the report client of each nova-compute made them)."""
+    """Compute hosts placement can place the lab's flavor on: the report client of each
+    nova-compute made the provider AND reported its inventory (a provider without one
+    yet, as under load, gives "No valid host")."""
     resp = conn.session.get("/resource_providers", endpoint_filter={
-        "service_type": "placement"}, headers={"OpenStack-API-Version": "placement 1.14"})
+        "service_type": "placement"}, headers={"OpenStack-API-Version": "placement 1.14"},
+        params={"resources": "VCPU:1,MEMORY_MB:64,DISK_GB:1"})
     return {rp["name"] for rp in resp.json().get("resource_providers", [])}
 
 
 def wait_providers(conn, hosts: list[str], timeout: float = 120.0) -> None:
     wait_until(lambda: set(hosts) <= resource_providers(conn), timeout,
-               f"placement resource providers for {hosts}")
+               f"placement resource providers with inventory for {hosts}")
 
 
 def boot(conn, site: Site, flavor: str, image: str) -> dict[str, str]:
