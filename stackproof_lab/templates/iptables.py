@@ -4,7 +4,7 @@
   LIBVIRT_FWO mirror for each NAT network (libvirt's own chains reject the rest);
 - the hypervisor of the OpenStack guests: the external network into LIBVIRT_FWI, FORWARD out
   and RELATED,ESTABLISHED back, MASQUERADE out;
-- the hypervisor of a compute guest away from the front (the report's compute-2-host):
+- the hypervisor of a compute guest away from the front (the report's second hypervisor):
   FORWARD for its NAT network both ways, MASQUERADE except towards the underlay, VXLAN to and
   from the compute guest;
 - VXLAN in on INPUT on every host of an overlay site, and on every overlay guest.

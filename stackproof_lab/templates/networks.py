@@ -16,7 +16,7 @@ def all_networks(site: Site) -> list[str]:
 
 
 def external_gateway(site: Site) -> tuple[str, str, str] | None:
-    """(host, address/len, bridge): the report's `ip addr add 192.168.200.1/24 dev virbr10`,
+    """(host, address/len, bridge): the report's `ip addr add <gateway>/<len> dev <bridge>`,
     with the inventory's values."""
     if site.openstack is None:
         return None
