@@ -24,7 +24,7 @@ MINIMAL = ROOT / "inventories" / "minimal-underlay.yml"
 
 # Every scenario the minimal site cannot have, by the reason it is skipped.
 EXPECTED_SKIPS = {
-    "the inventory has no openstack section": 11,      # 70 (6), 80 (4), external gateway (1)
+    "the inventory has no openstack section": 12,      # 70 (7), 80 (4), external gateway (1)
     "the inventory has no kubernetes section": 5,      # 90 (5); 95 is deselected
     "the inventory has no time section": 2,            # 55
     "the inventory has no overlay node (no host with role ovs_agent)": 4,
