@@ -19,6 +19,7 @@ nova_service.py / heartbeat.py (processes, run with other interpreters).
 """
 from __future__ import annotations
 
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -77,7 +78,11 @@ def openstack_hook(lab, site: Site) -> None:
     # Glance and Placement run in the controller; real servers need them and the real bus
     # (RabbitMQ comes with the real OVS agents)
     apis = bool(site.with_role("openstack_controller"))
-    servers = bool(real_ovs and computes and site.instances() and apis)
+    # Real Nova servers are behind STACKPROOF_LAB_SERVERS=1 until they come up reliably in
+    # `make test` (two xdist workers, four labs: one four-host lab kept getting "No valid
+    # host" for kw-2); without it the instances are ports bound and plugged as a spawn would
+    servers = bool(real_ovs and computes and site.instances() and apis
+                   and os.environ.get("STACKPROOF_LAB_SERVERS") == "1")
     t0 = time.monotonic()
     lay = Layout.new(lab.state_dir)
     lay.make_dirs()
