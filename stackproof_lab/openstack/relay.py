@@ -25,7 +25,7 @@ from stackproof_lab.daemons.common import wait_until
 from stackproof_lab.shell import NsShell
 
 SOCAT = "socat"
-READY_TIMEOUT = 30.0
+READY_TIMEOUT = 90.0         # a node under load (make test: four labs) starts socat slowly
 
 
 @dataclass(frozen=True)
