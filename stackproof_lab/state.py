@@ -91,7 +91,7 @@ class ProcRecord:
 
     def members(self) -> list[int]:
         """Its process group's other members (a daemon's forked workers), if it led one.
-        None once its pid belongs to another process: then the group is not ours (while a
+        Empty once its pid belongs to another process: then the group is not ours (while a
         member of ours lives, the kernel does not hand that number out again)."""
         if proc_start_time(self.pid) not in (self.start, None):
             return []
