@@ -89,6 +89,15 @@ def candidates(site) -> list[Drawn]:
     return out
 
 
+def named(site, names: list[str]) -> list[Drawn]:
+    """A round's faults chosen by name rather than drawn (a lab test replays the combination
+    that found a bug, whatever a seed draws from a grown catalog)."""
+    by_name = {d.name: d for d in candidates(site)}
+    if missing := [n for n in names if n not in by_name]:
+        raise ValueError(f"no chaos target on this site for: {', '.join(missing)}")
+    return [by_name[n] for n in names]
+
+
 def in_conflict(a: str, b: str) -> bool:
     fa, fb = faults.get(a), faults.get(b)
     return b in fa.conflicts or a in fb.conflicts
@@ -153,9 +162,11 @@ def unseen(drawn: list[Drawn], red: RunSummary) -> list[Drawn]:
 # --- one round --------------------------------------------------------------------------------
 def run_round(lab, number: int, seed: int, out_dir: Path,
               say: Callable[[str], None] = print,
-              before_heal: Callable[[], None] | None = None) -> RoundResult:
+              before_heal: Callable[[], None] | None = None,
+              chosen: list[Drawn] | None = None) -> RoundResult:
     """One round; `before_heal` runs after the runs and before the heals (a lab test reads
-    the operator's items there: what the remediations left, not what the heals put back)."""
+    the operator's items there: what the remediations left, not what the heals put back).
+    The faults are drawn from `seed` unless `chosen` names them."""
     result = RoundResult(number, seed)
     workdir = out_dir / f"round-{number:03d}-seed-{seed}"
     if workdir.exists():
@@ -164,7 +175,7 @@ def run_round(lab, number: int, seed: int, out_dir: Path,
     t0 = time.monotonic()
     injected: list[Drawn] = []
     try:
-        result.reason = _round(lab, seed, workdir, result, injected, say)
+        result.reason = _round(lab, seed, workdir, result, injected, say, chosen)
         result.passed = not result.reason
     except Exception as exc:                      # a lab error fails the round, not the run
         result.reason = f"{type(exc).__name__}: {exc}"
@@ -183,7 +194,7 @@ def run_round(lab, number: int, seed: int, out_dir: Path,
     return result
 
 
-def _round(lab, seed, workdir, result, injected, say) -> str:
+def _round(lab, seed, workdir, result, injected, say, chosen) -> str:
     start = acceptance(lab, "start", workdir)
     result.runs.append(start)
     if not start.complies:
@@ -192,7 +203,7 @@ def _round(lab, seed, workdir, result, injected, say) -> str:
         result.runs.append(green)
         if not green.complies:
             return "the lab is not green before the round: " + ", ".join(green.failed)
-    result.faults = draw(lab.site, seed)
+    result.faults = list(chosen) if chosen is not None else draw(lab.site, seed)
     say("  faults: " + ", ".join(f"{d.name}@{d.host or 'site'}" for d in result.faults))
     for d in result.faults:
         faults.inject(lab, d.name, d.host)

@@ -475,6 +475,8 @@ class Lab:
         d = self.state_dir
         if not d.is_dir():
             return
+        from stackproof_lab.openstack.relay import remove_relay_dir
+        remove_relay_dir(d / "openstack")             # its sockets live outside the state dir
         for sub in ("hosts", "ssh", "kube", "openstack"):
             if (d / sub).is_dir():
                 shutil.rmtree(d / sub)

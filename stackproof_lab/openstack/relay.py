@@ -2,8 +2,11 @@
 without any route between them (the lab's safety rule: no root namespace route into the
 lab, no lab route out).
 
-Two directions, both per connection (socat `fork`), both through a unix socket in the lab's
-state dir (a path both sides see; a network namespace does not isolate the filesystem):
+Two directions, both per connection (socat `fork`), both through a unix socket in a directory
+both sides see (a network namespace does not isolate the filesystem). That directory is a
+short one under /tmp, named from the lab's state dir, with `<state>/openstack/relay` linking
+to it: a unix socket's path holds at most 107 bytes, and a deep state dir (pytest's
+/tmp/pytest-of-root/pytest-N/popen-gwN/<test>/state) went past that, so socat never listened.
 
   into a node   node netns 127.0.0.1:PORT --> <relay>/api-PORT.sock --> root 127.0.0.1:PORT
                 so the Keystone catalog's URLs (http://127.0.0.1:PORT) work inside nodes too;
@@ -16,7 +19,9 @@ the node's PID namespace and end with it. Nothing here is ever killed by name.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,10 +40,35 @@ class Relay:
     socket: Path
 
 
+SUN_PATH_MAX = 107                 # sizeof(sockaddr_un.sun_path) - 1 on Linux
+
+
+def _short_dir(root: Path) -> Path:
+    # /tmp itself, not $TMPDIR: every node sees the machine's /tmp, and it is short
+    tag = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:10]
+    return Path("/tmp") / f"sp-relay-{tag}"
+
+
 def relay_dir(root: Path) -> Path:
-    d = root / "relay"
-    d.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """The lab's relay directory (made on first use), short enough for socket paths."""
+    d = _short_dir(root)
+    d.mkdir(mode=0o700, exist_ok=True)
+    link = root / "relay"
+    if not link.is_symlink():
+        link.symlink_to(d, target_is_directory=True)     # where an operator looks for it
     return d
+
+
+def remove_relay_dir(root: Path) -> None:
+    """At `lab down`: the short directory and its link (nothing else lives there)."""
+    shutil.rmtree(_short_dir(root), ignore_errors=True)
+    (root / "relay").unlink(missing_ok=True)
+
+
+def _socket_path(path: Path) -> Path:
+    if len(str(path).encode()) > SUN_PATH_MAX:
+        raise ValueError(f"relay socket path longer than {SUN_PATH_MAX} bytes: {path}")
+    return path
 
 
 def _root_spawn(lab, argv: list[str], log: Path, role: str) -> subprocess.Popen:
@@ -74,7 +104,7 @@ def restore_node(shell: NsShell, root: Path, log: Path) -> int:
 
 
 def api_socket(root: Path, port: int) -> Path:
-    return relay_dir(root) / f"api-{port}.sock"
+    return _socket_path(relay_dir(root) / f"api-{port}.sock")
 
 
 def serve_api(lab, root: Path, port: int, log: Path) -> Relay:
@@ -105,7 +135,7 @@ def wait_node_api(shell: NsShell, ports: list[int]) -> None:
 
 
 def out_socket(root: Path, host: str, port: int) -> Path:
-    return relay_dir(root) / f"out-{host}-{port}.sock"
+    return _socket_path(relay_dir(root) / f"out-{host}-{port}.sock")
 
 
 def serve_out(lab, root: Path, shell: NsShell, node_port: int, local_port: int,

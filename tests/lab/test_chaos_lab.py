@@ -57,9 +57,11 @@ def test_the_rebuilt_external_network_keeps_the_floating_ips_free(four_lab, tmp_
     then failed with a 409 for every later round. The rebuild now pins the gateway port."""
     from stackproof_lab.openstack import clouds_yaml_of
     from stackproof_lab.openstack.resources import connect
-    result = chaos.run_round(four_lab, 1, 124551739, tmp_path)
+    # seed 124551739 drew these from the catalog of the day; named, since the catalog grows
+    found_it = chaos.named(four_lab.site, ["bgpd-off", "external-network-overlap",
+                                           "join-config-no-node-ip"])
+    result = chaos.run_round(four_lab, 1, 124551739, tmp_path, chosen=found_it)
     print(result.line())
-    assert {d.name for d in result.faults} >= {"external-network-overlap", "bgpd-off"}
     assert result.passed, result.line()
     site = four_lab.site
     conn = connect(clouds_yaml_of(four_lab.state_dir), site)

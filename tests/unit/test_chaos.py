@@ -52,3 +52,12 @@ def test_the_external_network_rebuild_never_meets_a_floating_ip_fault(site):
     assert with_rebuild
     assert not any(x.layer == "dvr" or x.name == "fip-route-not-persisted"
                    for d in with_rebuild for x in d)
+
+
+def test_a_round_can_name_its_faults_instead_of_drawing_them(site):
+    named = chaos.named(site, ["bgpd-off", "external-network-overlap"])
+    assert [(d.name, d.layer) for d in named] == [("bgpd-off", "bgp"),
+                                                  ("external-network-overlap", "openstack")]
+    assert named[0].host in site.hosts and named[1].host is None
+    with pytest.raises(ValueError, match="no-such-fault"):
+        chaos.named(site, ["bgpd-off", "no-such-fault"])
