@@ -25,6 +25,12 @@ def apply_commands(site, host: str) -> list[str]:
     return cmds
 
 
+def remove_commands(site, host: str) -> list[str]:
+    """Every copy of the site's rules out of the live tables (nothing else)."""
+    return [f"while {_cmd(r, '-D')} 2>/dev/null; do :; done"
+            for r in iptables_rules(site, host)]
+
+
 def _cmd(rule, action: str, position: int | None = None) -> str:
     where = f" {position}" if position else ""
     spec = " ".join(shlex.quote(w) for w in shlex.split(rule.spec))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import shlex
 
-from stackproof_lab.daemons.firewall import RULES_FILE, apply_rules
+from stackproof_lab.daemons.firewall import (apply_commands, apply_rules, remove_commands,
+                                             save_command)
 from stackproof_lab.faults import Fault, FaultError, register
 from stackproof_lab.faults.libvirt import _new_compute_host
 from stackproof_lab.templates.iptables import rules as iptables_rules
@@ -21,6 +22,16 @@ def _delete(lab, site, host, chain: str, predicate=lambda r: True):
 
 def _heal(lab, site, host):
     apply_rules(lab, site, host)
+
+
+def _unsaved(lab, site, host):
+    """rules.v4 as saved before the site's rules went in: the operator's own rules stay in
+    it (they are saved), the site's are live only. Taken out, saved, put back."""
+    cmds = remove_commands(site, host)
+    if not cmds:
+        raise FaultError(f"{host} has no expected iptables rule")
+    lab.shell(host).sh("\n".join(["set -e", *cmds, save_command(),
+                                   *apply_commands(site, host)]))
 
 
 def _underlay_in(r) -> bool:
@@ -41,5 +52,5 @@ register(Fault("vxlan-input-missing", "firewall", "udp/4789 (VXLAN) is not accep
                heal=_heal, default_host=_new_compute_host))
 register(Fault("iptables-not-saved", "firewall", "the rules are live but not saved: a reboot "
                "loses them",
-               inject=lambda lab, site, host: lab.shell(host).sh(f"rm -f {RULES_FILE}"),
+               inject=_unsaved,
                heal=_heal, default_host=_new_compute_host))

@@ -230,8 +230,11 @@ def setup_node_apis(shell: NsShell, lay: Layout, host: str) -> list[str]:
     q = shlex.quote
     for name, (app, service, env) in NODE_APIS.items():
         port = getattr(lay.ports, service)
+        # --sqlite-immediate: placement's threads write allocations and the computes'
+        # inventories at once; a deferred BEGIN gave "database is locked" (HTTP 500), and
+        # the scheduler then said "No valid host" (two four-host labs side by side)
         argv = [venv_bin("python"), str(HERE / "serve.py"), "--app", app, "--port", str(port),
-                "--name", name, "--log", str(lay.log(name)), "--env",
+                "--name", name, "--log", str(lay.log(name)), "--sqlite-immediate", "--env",
                 f"{env}={lay.dir(service)}"]
         _wrapper(sbin_dir(lay, host) / name,
                  f"#!/bin/sh\n# stackproof lab: {name} (gunicorn, the project's WSGI app)\n"

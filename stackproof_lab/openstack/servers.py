@@ -118,7 +118,26 @@ def boot(conn, site: Site, flavor: str, image: str) -> dict[str, str]:
     return out
 
 
-def wait_servers(conn, ids: dict[str, str], timeout: float = ACTIVE_TIMEOUT) -> None:
+STORY_WORDS = ("WARNING", "ERROR", "No valid host", "allocation candidates", "forcing",
+               "Filter", "returned 0 hosts", "NoValidHost", "MessagingTimeout")
+
+
+def scheduling_story(lay: Layout, lines: int = 8) -> str:
+    """The scheduler's and conductor's own words on a failed boot (the lab keeps its logs
+    only until `lab down`; make test's temp dirs rotate away)."""
+    said = []
+    for name in ("nova-scheduler", "nova-conductor"):
+        try:
+            text = lay.log(name).read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        said += [f"{name}: {ln[24:].split('] ', 1)[-1][:300]}" for ln in text
+                 if any(w in ln for w in STORY_WORDS) and "deprecated" not in ln][-lines:]
+    return "\n  ".join(said) or "(nothing in nova-scheduler.log or nova-conductor.log)"
+
+
+def wait_servers(conn, ids: dict[str, str], timeout: float = ACTIVE_TIMEOUT,
+                 lay: Layout | None = None) -> None:
     pending = dict(ids)
 
     def active() -> bool:
@@ -128,7 +147,8 @@ def wait_servers(conn, ids: dict[str, str], timeout: float = ACTIVE_TIMEOUT) -> 
                 del pending[name]
             elif s.status == "ERROR":
                 fault = (s.fault or {}).get("message", "") if isinstance(s.fault, dict) else ""
-                raise DaemonError(f"server {name} went to ERROR: {fault}")
+                story = f"\n  {scheduling_story(lay)}" if lay is not None else ""
+                raise DaemonError(f"server {name} went to ERROR: {fault}{story}")
         return not pending
     wait_until(active, timeout, "the servers to be ACTIVE", interval=1.0, error=DaemonError,
                describe=lambda: f"not ACTIVE: {sorted(pending)}")
