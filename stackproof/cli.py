@@ -19,8 +19,7 @@ import os
 import sys
 from pathlib import Path
 
-from stackproof.exits import EXIT_ERROR, EXIT_NOT_UP, EXIT_USAGE, CliError  # noqa: F401
-from stackproof.site import InventoryError
+from stackproof.exits import EXIT_ERROR, EXIT_NOT_UP, EXIT_USAGE, CliError, run_reporting  # noqa: F401
 
 COMMANDS_GROUP = "stackproof.commands"
 
@@ -133,31 +132,7 @@ def _cmd(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     plugin_errors = tuple(e for p in _plugins().values() for e in p.errors)
-    try:
-        return _cmd(args)
-    except InventoryError as exc:
-        print(str(exc), file=sys.stderr)
-        return EXIT_USAGE
-    except CliError as exc:
-        print(f"stackproof: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except plugin_errors as exc:
-        print(f"stackproof: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("stackproof: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # the reader went away (`stackproof trace ... | head`): nothing more to say to it
-        sys.stdout = open(os.devnull, "w")
-        return 0
-    except Exception as exc:          # a bug (ours or a plugin's): one line unless asked
-        if os.environ.get("STACKPROOF_DEBUG"):
-            raise
-        print(f"stackproof: error: {type(exc).__name__}: {exc} "
-              f"(STACKPROOF_DEBUG=1 for a traceback)", file=sys.stderr)
-        return EXIT_ERROR
-
+    return run_reporting("stackproof", lambda: _cmd(args), plugin_errors)
 
 if __name__ == "__main__":
     # through the imported module: one copy of this module's state (its plugins), not a

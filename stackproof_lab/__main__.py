@@ -4,8 +4,7 @@ without the product's CLI module (which reaches the expectation code the lab mus
 import argparse
 import sys
 
-from stackproof.exits import EXIT_ERROR, EXIT_USAGE, CliError
-from stackproof.site import InventoryError
+from stackproof.exits import run_reporting
 from stackproof_lab import cli as lab_cli
 
 
@@ -13,18 +12,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m stackproof_lab")
     lab_cli.add_parser(parser.add_subparsers(dest="area", required=True))
     args = parser.parse_args(["lab", *argv])
-    try:
-        return lab_cli.run(args)
-    except InventoryError as exc:
-        print(str(exc), file=sys.stderr)
-        return EXIT_USAGE
-    except CliError as exc:
-        print(f"stackproof lab: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except lab_cli.errors as exc:
-        print(f"stackproof lab: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-
+    return run_reporting("stackproof lab", lambda: lab_cli.run(args), lab_cli.errors)
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
