@@ -34,15 +34,15 @@ def group_members(leader: int, since: int) -> list[int]:
     """Processes in the process group `leader` leads, started at or after `since` (the
     leader's start): the workers a recorded daemon forked, which outlive a killed leader.
     While any member lives the kernel keeps the group's number, so it names no other group."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        rest = _stat_fields(int(entry.name))
-        if rest and rest[0] not in ("Z", "X") and int(rest[2]) == leader and \
-                int(rest[19]) >= since:
-            out.append(int(entry.name))
-    return out
+    return [int(e.name) for e in Path("/proc").iterdir()
+            if e.name.isdigit() and in_group(int(e.name), leader, since)]
+
+
+def in_group(pid: int, leader: int, since: int) -> bool:
+    """`pid` is alive, in `leader`'s process group, and started at or after `since`."""
+    rest = _stat_fields(pid)
+    return bool(rest) and rest[0] not in ("Z", "X") and int(rest[2]) == leader and \
+        int(rest[19]) >= since
 
 
 def proc_start_time(pid: int) -> int | None:
@@ -101,7 +101,8 @@ class ProcRecord:
         """The process and the workers it forked (oslo.service's outlive their parent)."""
         self.kill(sig)
         for m in self.members():
-            signal_if(m, sig, lambda m=m: m in self.members())
+            # the check just before the signal reads that one pid, not all of /proc again
+            signal_if(m, sig, lambda m=m: in_group(m, self.pid, self.start))
 
 
 @dataclass
