@@ -198,7 +198,9 @@ def _round(lab, seed, workdir, result, injected, say, chosen) -> str:
     start = acceptance(lab, "start", workdir)
     result.runs.append(start)
     if not start.complies:
-        say(f"  the lab is red before the round ({len(start.failed)}): remediating")
+        # the last round's heals left these: worth a look even though the round goes on
+        say(f"  the lab is red before the round ({len(start.failed)}): remediating; "
+            + ", ".join(start.failed[:8]) + (" ..." if len(start.failed) > 8 else ""))
         green = acceptance(lab, "start-fix", workdir, "--remediate", "--allow-destructive")
         result.runs.append(green)
         if not green.complies:
