@@ -19,7 +19,8 @@ import os
 import sys
 from pathlib import Path
 
-from stackproof.exits import EXIT_ERROR, EXIT_NOT_UP, EXIT_USAGE, CliError, run_reporting  # noqa: F401
+from stackproof.exits import (EXIT_ERROR, EXIT_NOT_UP, EXIT_USAGE, CliError,  # noqa: F401
+                              run_reporting)
 
 COMMANDS_GROUP = "stackproof.commands"
 
@@ -133,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     plugin_errors = tuple(e for p in _plugins().values() for e in p.errors)
     return run_reporting("stackproof", lambda: _cmd(args), plugin_errors)
+
 
 if __name__ == "__main__":
     # through the imported module: one copy of this module's state (its plugins), not a
