@@ -202,6 +202,17 @@ def prepare(site: Site, lab_id: str, name: str, root: Path, trees: list[str]) ->
     return notes
 
 
+def hidden_in_hosts(path: Path) -> str | None:
+    """The directory that every lab host replaces with its own (its /run tmpfs or one of
+    BINDS) and under which `path` lies, or None. The hosts read their configs and the lab's
+    programs from the state dir, so the state dir must not lie under one."""
+    resolved = path.resolve()
+    for target in ("/run", *(b.target for b in BINDS)):
+        if resolved == Path(target) or Path(target) in resolved.parents:
+            return target
+    return None
+
+
 def _creatable(target: str, trees: list[str], under_run: bool) -> bool:
     """A mount point can be made without touching the machine: it exists already, or it
     lives in the host's /run tmpfs or in one of its copy-on-write trees."""

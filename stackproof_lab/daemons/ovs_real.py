@@ -210,8 +210,12 @@ def start_rpc_server(shell: NsShell, site: Site, transport_url: str,
     write_file(shell, f"{SERVER_DIR}/neutron.conf", server_conf(transport_url, db_url),
                mode=0o600)
     write_file(shell, f"{SERVER_DIR}/ml2_conf.ini", ml2_conf(site), mode=0o600)
-    here = str(Path(__file__).resolve().parents[1] / "openstack")
-    write_file(shell, f"{SERVER_DIR}/rpc_server.py", RPC_LAUNCHER.format(here=here))
+    # the launcher and its module in the node's own files (a checkout under /root is
+    # hidden in the hosts: see stackproof_lab/openstack/programs.py)
+    from stackproof_lab.openstack import programs
+    write_file(shell, f"{SERVER_DIR}/sqlite_immediate.py",
+               programs.source("sqlite_immediate.py"))
+    write_file(shell, f"{SERVER_DIR}/rpc_server.py", RPC_LAUNCHER.format(here=SERVER_DIR))
     if own_db:
         db = db_url.removeprefix("sqlite:///")
         # SQLite: create the tables from the models (the migrations ALTER constraints)

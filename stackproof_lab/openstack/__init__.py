@@ -70,7 +70,7 @@ def openstack_hook(lab, site: Site) -> None:
     if site.openstack is None:
         return
     from stackproof_lab.daemons import ovs_real
-    from stackproof_lab.openstack import nodes, resources, services
+    from stackproof_lab.openstack import nodes, programs, resources, services
     from stackproof_lab.openstack.layout import Layout, Secrets, require_venv
     require_venv()
     real_ovs = bool(ovs_real.wanted() and site.with_role("ovs_agent"))
@@ -86,6 +86,7 @@ def openstack_hook(lab, site: Site) -> None:
     lay = Layout.new(lab.state_dir)
     lay.make_dirs()
     lay.save()
+    programs.stage(lay.programs)       # the hosts run them from the state dir (programs.py)
     sec = Secrets()
     timings: dict[str, float] = {}
     bootstrap = services.start_all(lab, site, lay, sec, servers, apis)
@@ -153,7 +154,7 @@ def openstack_hook(lab, site: Site) -> None:
     timings["resources"] = time.monotonic() - t1
     t1 = time.monotonic()
     if computes:
-        nodes.wait_compute_nodes(lay, computes)
+        nodes.wait_compute_nodes(lay, computes, shells)
         ctl = site.with_role("openstack_controller")
         if ctl:
             nodes.discover_hosts(lab.shell(ctl[0]))

@@ -9,6 +9,7 @@ Everything is under <lab.state_dir>/openstack/ (mode 0700):
     logs/                      one log per service
     nodes/<host>/              per-node lab files (the nova-compute lab override config,
                                the agent heartbeat spec)
+    programs/                  the lab's programs that the hosts run (programs.py)
 """
 from __future__ import annotations
 
@@ -131,6 +132,10 @@ class Layout:
 
     def log(self, name: str) -> Path:
         return self.logs / f"{name}.log"
+
+    @property
+    def programs(self) -> Path:
+        return self.root / "programs"
 
     def node_dir(self, host: str) -> Path:
         d = self.root / "nodes" / host

@@ -23,6 +23,7 @@ import shlex
 import sqlite3
 import uuid
 from pathlib import Path
+from typing import Callable
 
 from stackproof_lab.daemons.common import (DaemonError, require_private, wait_until,
                                            write_file)
@@ -31,7 +32,6 @@ from stackproof_lab.openstack.layout import Layout, Secrets, venv_bin
 from stackproof_lab.shell import NsShell
 from stackproof.site import Site
 
-HERE = Path(__file__).resolve().parent
 SBIN = "/usr/local/sbin"
 NOVA_USER = "nova"
 OVS_AGENT = "neutron-openvswitch-agent"
@@ -210,7 +210,7 @@ def setup_compute(shell: NsShell, site: Site, lay: Layout, sec: Secrets, host: s
     override.chmod(0o600)
     _wrapper(sbin_dir(lay, host) / "nova-compute",
              f"#!/bin/sh\n# stackproof lab: Nova's compute service with FakeDriver\n"
-             f"exec {q(venv_bin('python'))} {q(str(HERE / 'nova_compute.py'))} "
+             f"exec {q(venv_bin('python'))} {q(str(lay.programs / 'nova_compute.py'))} "
              f"--config-file /etc/nova/nova.conf --config-file {q(str(override))} \"$@\"\n")
     write_file(shell, "/etc/init.d/nova-compute",
                init_script("nova-compute", f"{SBIN}/nova-compute", "nova"), mode=0o755)
@@ -233,7 +233,7 @@ def setup_node_apis(shell: NsShell, lay: Layout, host: str) -> list[str]:
         # --sqlite-immediate: placement's threads write allocations and the computes'
         # inventories at once; a deferred BEGIN gave "database is locked" (HTTP 500), and
         # the scheduler then said "No valid host" (two four-host labs side by side)
-        argv = [venv_bin("python"), str(HERE / "serve.py"), "--app", app, "--port", str(port),
+        argv = [venv_bin("python"), str(lay.programs / "serve.py"), "--app", app, "--port", str(port),
                 "--name", name, "--log", str(lay.log(name)), "--sqlite-immediate", "--env",
                 f"{env}={lay.dir(service)}"]
         _wrapper(sbin_dir(lay, host) / name,
@@ -264,7 +264,7 @@ def setup_controller(shell: NsShell, site: Site, lay: Layout, sec: Secrets, host
                    config.node_nova_conf(site, sec, controller=True, lay=lay), mode=0o640)
     # Nova's own nova-manage, with the lab's SQLite write-lock fix (sqlite_immediate.py)
     _wrapper(sbin_dir(lay, host) / "nova-manage", NOVA_MANAGE.format(
-        python=shlex.quote(venv_bin("python")), here=str(HERE)))
+        python=shlex.quote(venv_bin("python")), here=str(lay.programs)))
 
 
 def setup_agents(shell: NsShell, site: Site, lay: Layout, host: str,
@@ -292,7 +292,7 @@ def setup_agents(shell: NsShell, site: Site, lay: Layout, host: str,
 
 def start_heartbeat(shell: NsShell, lay: Layout, host: str) -> None:
     spec = lay.node_dir(host) / "heartbeat.json"
-    shell.spawn(["python3", str(HERE / "heartbeat.py"), str(spec)],
+    shell.spawn(["python3", str(lay.programs / "heartbeat.py"), str(spec)],
                 lay.log(f"heartbeat-{host}"))
 
 
@@ -320,7 +320,50 @@ def compute_nodes_present(lay: Layout, hosts: list[str]) -> bool:
     return set(hosts) <= have
 
 
-def wait_compute_nodes(lay: Layout, hosts: list[str], timeout: float = 90.0) -> None:
+# words in a nova-compute log line that say why it has not registered
+COMPUTE_STORY_WORDS = ("ERROR", "CRITICAL", "WARNING", "Traceback", "Error:", "can't open")
+
+
+def compute_story(shells: dict[str, NsShell], lay: Layout, hosts: list[str],
+                  lines: int = 3) -> str:
+    """One line per missing compute: is nova-compute running, and the last warnings and
+    errors of its log; then the conductor's (a failed make test removes the lab's logs,
+    so the timeout's message is all that is left of them)."""
+    with sqlite3.connect(lay.db("nova"), timeout=10) as db:
+        have = {r[0] for r in db.execute("SELECT host FROM compute_nodes WHERE deleted = 0")}
+    said = []
+    for host in [h for h in hosts if h not in have]:
+        shell = shells[host]
+        running = service(shell, "nova-compute", "status", check=False).returncode == 0
+        log = shell.run(["tail", "-n", "400", "/var/log/nova/nova-compute.log"],
+                        check=False).stdout.splitlines()
+        words = [ln[24:].split("] ", 1)[-1][:240] for ln in log
+                 if any(w in ln for w in COMPUTE_STORY_WORDS) and "eprecat" not in ln]
+        said.append(f"{host}: nova-compute {'running' if running else 'NOT running'}; "
+                    f"log: {' | '.join(words[-lines:]) or (log[-1:] or ['(empty)'])[0]}")
+    conductor = [ln for ln in _log_tail(lay.log("nova-conductor"), 400)
+                 if any(w in ln for w in COMPUTE_STORY_WORDS) and "eprecat" not in ln]
+    said.append("nova-conductor: " + (" | ".join(ln[24:][:240] for ln in conductor[-lines:])
+                                      or "(no warnings)"))
+    return "; ".join(said)
+
+
+def _log_tail(path: Path, lines: int) -> list[str]:
+    try:
+        return path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return []
+
+
+def wait_compute_nodes(lay: Layout, hosts: list[str], shells: dict[str, NsShell],
+                       timeout: float = 90.0) -> None:
     wait_until(lambda: compute_nodes_present(lay, hosts), timeout,
                f"nova-compute to register compute nodes {hosts}",
-               describe=lambda: "see /var/log/nova/nova-compute.log in those nodes")
+               describe=lambda: _safely(lambda: compute_story(shells, lay, hosts)))
+
+
+def _safely(story: Callable[[], str]) -> str:
+    try:
+        return story()
+    except Exception as exc:       # the timeout's own message must survive a broken story
+        return f"(could not read the logs: {exc})"
