@@ -142,8 +142,15 @@ def _reboot(args) -> int:
     return 0
 
 
+# What init gives the daemons it starts. The lab's hosts have no init of their own: they
+# inherit ours, and with an operator's umask 077 the files the lab writes for its daemons
+# (FRR's log, configs read by their service users) were unreadable to them.
+HOST_UMASK = 0o022
+
+
 def run(args) -> int:
     from stackproof_lab import faults
+    os.umask(HOST_UMASK)
     if args.command == "faults":
         reg = faults.load_layers()
         if not reg:

@@ -243,10 +243,22 @@ class Lab:
                 self.down(keep_files=True)
             except Exception as exc2:      # keep the first error; say what is left
                 self.say(f"down after the failed up also failed: {exc2}")
+            self._save_failure_logs()
             if isinstance(exc, (LabError, KeyboardInterrupt)):
                 raise
             raise LabError(f"lab up failed: {exc}") from exc
         return self
+
+    def _save_failure_logs(self) -> None:
+        from stackproof_lab import failure_logs
+        dest = failure_logs.wanted()
+        if dest is None:
+            return
+        try:
+            self.say(f"logs of the failed up kept in "
+                     f"{failure_logs.save(self.state_dir, self.lab_id, dest)}")
+        except OSError as exc:
+            self.say(f"could not keep the logs of the failed up: {exc}")
 
     def _clear_leftovers(self) -> None:
         st = self.state

@@ -6,6 +6,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from stackproof.redact import redact
+
 
 class LabCommandError(RuntimeError):
     pass
@@ -34,8 +36,10 @@ class NsShell:
         proc = subprocess.run(self.argv(argv), input=input, capture_output=True, text=True,
                               timeout=timeout, cwd="/", env=host_env())
         if check and proc.returncode != 0:
-            raise LabCommandError(f"[{self.name}] {' '.join(argv)} -> rc {proc.returncode}: "
-                                  f"{proc.stderr.strip() or proc.stdout.strip()}")
+            # a command may carry a secret (an operator's BGP password): errors reach logs
+            raise LabCommandError(redact(f"[{self.name}] {' '.join(argv)} -> rc "
+                                         f"{proc.returncode}: "
+                                         f"{proc.stderr.strip() or proc.stdout.strip()}"))
         return proc
 
     def sh(self, script: str, *, check: bool = True, timeout: float = 60):

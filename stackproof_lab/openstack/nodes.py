@@ -320,15 +320,17 @@ def compute_nodes_present(lay: Layout, hosts: list[str]) -> bool:
     return set(hosts) <= have
 
 
-# words in a nova-compute log line that say why it has not registered
-COMPUTE_STORY_WORDS = ("ERROR", "CRITICAL", "WARNING", "Traceback", "Error:", "can't open")
+# log lines that say nothing about why a service is stuck (Python's and the projects'
+# deprecation banners, optional modules it does without)
+STORY_NOISE = ("eprecat", "Eventlet", "eventlet", "framework", "stevedore", "oslo_cache",
+               "migrat", "concurrency")
 
 
 def compute_story(shells: dict[str, NsShell], lay: Layout, hosts: list[str],
                   lines: int = 3) -> str:
-    """One line per missing compute: is nova-compute running, and the last warnings and
-    errors of its log; then the conductor's (a failed make test removes the lab's logs,
-    so the timeout's message is all that is left of them)."""
+    """One line per missing compute: is nova-compute running, and the last lines of its
+    log; then the conductor's (a failed make test removes the lab's logs, so the timeout's
+    message is all that is left of them)."""
     with sqlite3.connect(lay.db("nova"), timeout=10) as db:
         have = {r[0] for r in db.execute("SELECT host FROM compute_nodes WHERE deleted = 0")}
     said = []
@@ -337,15 +339,25 @@ def compute_story(shells: dict[str, NsShell], lay: Layout, hosts: list[str],
         running = service(shell, "nova-compute", "status", check=False).returncode == 0
         log = shell.run(["tail", "-n", "400", "/var/log/nova/nova-compute.log"],
                         check=False).stdout.splitlines()
-        words = [ln[24:].split("] ", 1)[-1][:240] for ln in log
-                 if any(w in ln for w in COMPUTE_STORY_WORDS) and "eprecat" not in ln]
         said.append(f"{host}: nova-compute {'running' if running else 'NOT running'}; "
-                    f"log: {' | '.join(words[-lines:]) or (log[-1:] or ['(empty)'])[0]}")
-    conductor = [ln for ln in _log_tail(lay.log("nova-conductor"), 400)
-                 if any(w in ln for w in COMPUTE_STORY_WORDS) and "eprecat" not in ln]
-    said.append("nova-conductor: " + (" | ".join(ln[24:][:240] for ln in conductor[-lines:])
-                                      or "(no warnings)"))
+                    f"log: {' | '.join(telling(log)[-lines:]) or '(empty)'}")
+    conductor = telling(_log_tail(lay.log("nova-conductor"), 400))
+    said.append("nova-conductor: " + (" | ".join(conductor[-lines:]) or "(empty log)"))
     return "; ".join(said)
+
+
+def telling(log: list[str]) -> list[str]:
+    """An oslo.log file's lines without the noise, each without its timestamp, pid and
+    request context when it has them."""
+    out = []
+    for ln in log:
+        if not ln.strip() or any(n in ln for n in STORY_NOISE):
+            continue
+        head = ln.split(maxsplit=4)
+        if len(head) == 5 and head[0][:2] == "20" and head[2].isdigit():
+            ln = f"{head[3]} {head[4].split('] ', 1)[-1]}"    # LEVEL message
+        out.append(ln.strip()[:240])
+    return out
 
 
 def _log_tail(path: Path, lines: int) -> list[str]:

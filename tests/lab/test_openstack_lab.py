@@ -159,3 +159,22 @@ def test_clouds_yaml_is_plain_openstacksdk(any_lab):
         conn.close()
     finally:
         del os.environ["OS_CLIENT_CONFIG_FILE"]
+
+
+def test_nothing_a_host_runs_reads_the_checkout(any_lab):
+    """Every init script and wrapper in the OpenStack nodes names the lab's staged programs
+    or the OpenStack venv, never the checkout: a host replaces /root with its own, so a
+    checkout under /root was out of sight there (stackproof_lab.openstack.programs)."""
+    repo = str(Path(__file__).resolve().parents[2])
+    site = any_lab.site
+    hosts = sorted({*site.with_role("openstack_controller"), *site.with_role("nova_compute"),
+                    *site.with_role("ovs_agent")})
+    read = 0
+    for host in hosts:
+        out = any_lab.shell(host).sh(
+            "for f in /etc/init.d/* /usr/local/sbin/* /var/lib/neutron/server/*.py; do "
+            "[ -f \"$f\" ] && printf '== %s\\n' \"$f\" && cat \"$f\"; done; true").stdout
+        read += out.count("== ")
+        assert repo not in out, f"{host} runs something from {repo}:\n{out}"
+        assert "programs/nova_compute.py" in out or "nova_compute" not in site.hosts[host].roles
+    assert read >= 3 * len(hosts)          # the init scripts were there to read
