@@ -96,8 +96,8 @@ def openstack_hook(lab, site: Site) -> None:
     pool = ThreadPoolExecutor(max_workers=2)
     agents = pool.submit(ovs_real.start_real, lab, site, lay.db_url("neutron")) \
         if real_ovs else None
-    # Nova's bus pieces as soon as RabbitMQ has started: its user, the relay, the conductor
-    # and the scheduler (the compute services retry until then)
+    # Nova's bus pieces as soon as RabbitMQ has started: its user and the relay (the
+    # computes start once they are there; the conductor and scheduler after Keystone's)
     nova_bus = pool.submit(_nova_bus, lab, site, lay, sec) if servers else None
 
     # the nodes meanwhile: they need only the databases (agent rows, nova's cell database)
@@ -132,7 +132,12 @@ def openstack_hook(lab, site: Site) -> None:
         # nova-compute reaches Placement and Neutron
         relayed = {ctl, *computes} if servers else {ctl}
         srv.start_api_relays(lab, lay, [shells[h] for h in sorted(relayed)], ctl)
-    # nova-compute takes ~10-20 s to import and report: it boots while the APIs come up
+    # nova-compute takes ~10-20 s to import and report: it boots while the APIs come up.
+    # On the real bus, only once Nova's RabbitMQ user and its permissions exist: a login
+    # refused at start ends nova-compute for good (AccessRefused, NotAllowed: no retry),
+    # and on a slower machine it got there before the user did (CI: no compute registered)
+    if nova_bus is not None:
+        nova_bus.result()
     each(computes, lambda host: nodes.service(shells[host], "nova-compute", "start"))
     timings["nodes"] = time.monotonic() - t1
 
