@@ -22,7 +22,7 @@ from pathlib import Path
 from stackproof.exits import EXIT_NOT_UP, CliError
 from stackproof.site import InventoryError
 from stackproof_lab.faults import FaultError
-from stackproof_lab.hosts import HostError
+from stackproof_lab.hosts import HostError, state_dir_problem
 from stackproof_lab.lab import LabError
 from stackproof_lab.shell import LabCommandError
 from stackproof_lab.ssh import SshSetupError
@@ -84,6 +84,9 @@ def _lab(args, *, daemons: bool = True, bare: bool = False, for_down: bool = Fal
         args.inventory = made_from
     if not args.inventory:
         raise CliError("no inventory: pass --inventory FILE or set STACKPROOF_INVENTORY")
+    problem = args.state_dir and not for_down and state_dir_problem(Path(args.state_dir))
+    if problem:
+        raise CliError(problem)
     try:
         return Lab(args.inventory, args.state_dir, daemons=daemons,
                    bastion=getattr(args, "bastion", None), bare=bare)

@@ -213,6 +213,16 @@ def hidden_in_hosts(path: Path) -> str | None:
     return None
 
 
+def state_dir_problem(path: Path) -> str | None:
+    """Why the lab cannot keep its state in `path`, or None."""
+    hidden = hidden_in_hosts(path)
+    if hidden is None:
+        return None
+    return (f"state dir {path} lies under {hidden}, which every lab host replaces with its "
+            f"own directory: the hosts could not read their files there; give another "
+            f"--state-dir (the default is under /var/tmp/stackproof-lab)")
+
+
 def _creatable(target: str, trees: list[str], under_run: bool) -> bool:
     """A mount point can be made without touching the machine: it exists already, or it
     lives in the host's /run tmpfs or in one of its copy-on-write trees."""

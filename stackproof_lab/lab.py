@@ -227,12 +227,9 @@ class Lab:
     def up(self) -> Lab:
         if os.geteuid() != 0:
             raise LabError("the lab needs root (network, mount and PID namespaces)")
-        hidden = hostmod.hidden_in_hosts(self.state_dir)
-        if hidden:
-            raise LabError(f"state dir {self.state_dir} lies under {hidden}, which every lab "
-                           f"host replaces with its own directory: the hosts could not read "
-                           f"their files there; give another --state-dir (the default is "
-                           f"under /var/tmp/stackproof-lab)")
+        problem = hostmod.state_dir_problem(self.state_dir)
+        if problem:
+            raise LabError(problem)
         t0 = time.monotonic()
         self._clear_leftovers()
         try:

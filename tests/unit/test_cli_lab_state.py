@@ -45,3 +45,13 @@ def test_a_lab_whose_inventory_is_gone_names_it(tmp_path):
 def test_no_state_no_inventory_is_one_clear_error(tmp_path):
     with pytest.raises(cli.CliError, match="no lab state in .*, and no --inventory given"):
         lab_cli._lab(_args(tmp_path / "nothing"), daemons=False)
+
+
+def test_a_state_dir_the_hosts_cannot_see_is_a_usage_error(capsys):
+    """Every lab host replaces /root with its own: a state dir there is refused at once,
+    before anything is made, with exit 2 and the reason."""
+    target = Path("/root") / "stackproof-test-never-made"
+    rc = cli.main(["lab", "up", "--inventory", str(SEED), "--state-dir", str(target)])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"state dir {target} lies under /root" in err
+    assert not target.exists()
