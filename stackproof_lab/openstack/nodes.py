@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import secrets
 import shlex
 import sqlite3
 import uuid
@@ -272,6 +273,8 @@ def setup_agents(shell: NsShell, site: Site, lay: Layout, host: str,
     """Init scripts for the node's stand-in agents (keeping one another layer installed for
     the Open vSwitch agent), and the heartbeat spec. Returns the init script names."""
     mine = [a for a in standin_agents(site, real_ovs) if a["host"] == host]
+    if not real_ovs and "ovs_agent" in site.hosts[host].roles:
+        _standin_agent_conf(shell, site, host)
     names = []
     for a in mine:
         name = a["binary"]
@@ -288,6 +291,17 @@ def setup_agents(shell: NsShell, site: Site, lay: Layout, host: str,
                        for a in mine]}
     (lay.node_dir(host) / "heartbeat.json").write_text(json.dumps(spec, indent=1))
     return names
+
+
+def _standin_agent_conf(shell: NsShell, site: Site, host: str) -> None:
+    """The neutron.conf a real agent node has (transport_url naming the controller's bus),
+    also under the stand-in agent, which reads none: a site's agent node always has one,
+    and the suite checks it. No bus runs in this mode, so the password is a throwaway."""
+    from stackproof_lab.daemons import ovs_real
+    bus = ovs_real.bus_host(site)
+    address = "127.0.0.1" if host == bus else str(site.address_of(bus))
+    url = ovs_real.transport_url(secrets.token_hex(12), address)
+    write_file(shell, "/etc/neutron/neutron.conf", ovs_real.agent_conf(host, url), mode=0o640)
 
 
 def start_heartbeat(shell: NsShell, lay: Layout, host: str) -> None:
