@@ -382,7 +382,9 @@ def _log_tail(path: Path, lines: int) -> list[str]:
 
 
 def wait_compute_nodes(lay: Layout, hosts: list[str], shells: dict[str, NsShell],
-                       timeout: float = 90.0) -> None:
+                       timeout: float = 150.0) -> None:
+    # a compute may wait for the conductor in rounds of 10 s, then of rpc_response_timeout
+    # (30 s); the CI machine runs about half as fast as this one
     wait_until(lambda: compute_nodes_present(lay, hosts), timeout,
                f"nova-compute to register compute nodes {hosts}",
                describe=lambda: _safely(lambda: compute_story(shells, lay, hosts)))
