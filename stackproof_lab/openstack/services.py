@@ -128,12 +128,14 @@ def hermetic_env(lay: Layout, extra: dict[str, str] | None = None) -> dict[str, 
     return hermetic.env(lay.root / "home", extra)
 
 
-def start(lab, lay: Layout, name: str, app: str, port: int, env: dict[str, str],
-          shared_db: bool = False) -> None:
+def start(lab, lay: Layout, name: str, app: str, port: int, env: dict[str, str]) -> None:
+    # --sqlite-immediate for every one: each has several writers (nodes write neutron's and
+    # nova's databases; Keystone's threads write user.last_active_at on every token, and
+    # nova-conductor and nova-scheduler asking for tokens at once gave "database is locked",
+    # a 500, and a conductor that died at start: no compute ever registered)
     argv = [venv_bin("python"), str(SERVE), "--app", app, "--port", str(port), "--name", name,
-            "--log", str(lay.log(name)), "--pidfile", str(lay.root / f"{name}.pid")]
-    if shared_db:                   # nodes write this service's database too
-        argv.append("--sqlite-immediate")
+            "--log", str(lay.log(name)), "--pidfile", str(lay.root / f"{name}.pid"),
+            "--sqlite-immediate"]
     for k, v in env.items():
         argv += ["--env", f"{k}={v}"]
     with open(lay.log(f"{name}.out"), "ab") as out:
@@ -222,9 +224,9 @@ def start_all(lab, site: Site, lay: Layout, sec: Secrets,
     # Keystone app reads it per request)
     start(lab, lay, "keystone", "keystone.wsgi.api:application", lay.ports.keystone, ks_env)
     start(lab, lay, "neutron-api", "neutron.wsgi.api:application", lay.ports.neutron,
-          neutron_env, shared_db=True)
+          neutron_env)
     start(lab, lay, "nova-api", "nova.wsgi.osapi_compute:application", lay.ports.nova,
-          nova_env, shared_db=True)
+          nova_env)
     if apis:        # they run in the controller (nodes.setup_node_apis)
         for d in ("images", "staging", "tasks", "cache"):
             (lay.dir("glance") / d).mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,10 @@
 """Make oslo.db's SQLite transactions take the write lock when they begin.
 
-Imported (with the OpenStack venv's python) by serve.py for neutron-api, nova-api, Glance and
-Placement, and by nova_compute.py, before the service loads. Several processes (or threads)
-write one SQLite file in the lab (neutron-api and the nodes' agent heartbeats; nova-api and
-the nodes' nova-compute; placement's allocations and the computes' inventories).
+Imported (with the OpenStack venv's python) by serve.py for Keystone, neutron-api, nova-api,
+Glance and Placement, and by nova_compute.py, before the service loads. Several processes (or
+threads) write one SQLite file in the lab (neutron-api and the nodes' agent heartbeats;
+nova-api and the nodes' nova-compute; placement's allocations and the computes' inventories;
+Keystone's user.last_active_at on tokens asked for at once).
 oslo.db emits a plain deferred `BEGIN`: a transaction that has read and then writes cannot
 upgrade its lock once another process committed, and fails at once with "database is
 locked" (an HTTP 500 from the API). `BEGIN IMMEDIATE` takes the write lock up front, so
