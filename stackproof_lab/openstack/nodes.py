@@ -328,10 +328,13 @@ def discover_hosts(shell: NsShell) -> str:
     return proc.stdout
 
 
-def compute_nodes_present(lay: Layout, hosts: list[str]) -> bool:
+def registered_computes(lay: Layout) -> set[str]:
     with sqlite3.connect(lay.db("nova"), timeout=10) as db:
-        have = {r[0] for r in db.execute("SELECT host FROM compute_nodes WHERE deleted = 0")}
-    return set(hosts) <= have
+        return {r[0] for r in db.execute("SELECT host FROM compute_nodes WHERE deleted = 0")}
+
+
+def compute_nodes_present(lay: Layout, hosts: list[str]) -> bool:
+    return set(hosts) <= registered_computes(lay)
 
 
 # log lines that say nothing about why a service is stuck (Python's and the projects'
@@ -345,8 +348,7 @@ def compute_story(shells: dict[str, NsShell], lay: Layout, hosts: list[str],
     """One line per missing compute: is nova-compute running, and the last lines of its
     log; then the conductor's (a failed make test removes the lab's logs, so the timeout's
     message is all that is left of them)."""
-    with sqlite3.connect(lay.db("nova"), timeout=10) as db:
-        have = {r[0] for r in db.execute("SELECT host FROM compute_nodes WHERE deleted = 0")}
+    have = registered_computes(lay)
     said = []
     for host in [h for h in hosts if h not in have]:
         shell = shells[host]
