@@ -20,13 +20,20 @@ def wait_until(probe: Callable[[], T | None], timeout: float, what: str,
                error: type[Exception] = WaitTimeout) -> T:
     """Poll `probe` until it returns a truthy value, and return that value. After `timeout`
     seconds raise `error` ("timed out after N s waiting for WHAT[: describe()]"); `describe`
-    says what is still missing at that moment."""
+    says what is still missing at that moment (if it fails itself, the timeout says so)."""
     deadline = time.monotonic() + timeout
     while True:
         value = probe()
         if value:
             return value
         if time.monotonic() >= deadline:
-            detail = f": {describe()}" if describe else ""
+            detail = f": {_described(describe)}" if describe else ""
             raise error(f"timed out after {timeout:.0f} s waiting for {what}{detail}")
         time.sleep(interval)
+
+
+def _described(describe: Callable[[], str]) -> str:
+    try:
+        return describe()
+    except Exception as exc:       # the timeout's own message must survive a broken story
+        return f"(could not say what is missing: {exc})"

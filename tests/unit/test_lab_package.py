@@ -101,6 +101,14 @@ def test_wait_until_names_what_and_why_in_the_callers_error():
         wait_until(lambda: None, 0.01, "nothing", interval=0.005)
 
 
+def test_a_broken_describe_still_times_out_with_what_was_waited_for():
+    def broken() -> str:
+        raise OSError("log gone")
+    with pytest.raises(WaitTimeout, match=r"waiting for the computes: \(could not say what "
+                                          r"is missing: log gone\)"):
+        wait_until(lambda: False, 0.01, "the computes", interval=0.005, describe=broken)
+
+
 def _polling_loops(path: Path) -> list[int]:
     """Lines of `while` loops that sleep: a wait of its own instead of wait_until."""
     tree = ast.parse(path.read_text(), str(path))
