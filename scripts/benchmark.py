@@ -65,6 +65,21 @@ def load_average() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
 
 
+def failed_checks(outcome: Path) -> list[str]:
+    """Each failed check of a run as `check @ host: first line of its message` (from the
+    run's compliance report), so that a red benchmark says what was red."""
+    try:
+        records = json.loads(outcome.read_text())["checks"]
+    except (OSError, ValueError, KeyError):
+        return [f"no compliance report at {outcome}"]
+    return [f"{r['check']} @ {r['host']}: {first_line(r['message'])}"
+            for r in records if r["status"] == "failed"]
+
+
+def first_line(text: str | None) -> str:
+    return (text or "").strip().splitlines()[0][:200] if (text or "").strip() else ""
+
+
 def measure_site(inventory: Path, label: str) -> dict:
     """Bring the site up (phase times from the lab's own log lines), memory, the healthy
     whole acceptance run (all features), down."""
@@ -95,13 +110,16 @@ def measure_site(inventory: Path, label: str) -> dict:
         res["load_up"] = load_average()
         # the healthy run with the fact pool (the default), then one host after another
         for key, extra in (("acceptance", ()), ("acceptance_serial", ("--fact-workers=0",))):
+            outcome = lab.state_dir / f"{key}.json"
             started = time.monotonic()
-            proc = subprocess.run(suite_command("features/", lab.inventory_path, "-q", *extra),
+            proc = subprocess.run(suite_command("features/", lab.inventory_path, "-q",
+                                                f"--stackproof-json={outcome}", *extra),
                                   cwd=ROOT, capture_output=True, text=True)
             res[f"{key}_s"] = round(time.monotonic() - started, 1)
             res[f"{key}_rc"] = proc.returncode
             tail = [ln for ln in proc.stdout.splitlines() if " passed" in ln or " failed" in ln]
             res[key] = tail[-1] if tail else proc.stdout[-500:]
+            res[f"{key}_failed"] = failed_checks(outcome)
             print(f"  {label}: {key} {res[f'{key}_s']} s, rc {proc.returncode}", flush=True)
     finally:
         lab.down()
@@ -136,6 +154,8 @@ def fleet(n: int, k: int) -> int:
         print(f"  acceptance (all features) {r['acceptance_s']} s wall, rc "
               f"{r['acceptance_rc']}: {r['acceptance']}; one host after another "
               f"(--fact-workers=0) {r['acceptance_serial_s']} s")
+        for line in r["acceptance_failed"]:
+            print(f"  FAILED {line}")
     big, seed = results
     if "acceptance_s" in big and "acceptance_s" in seed:
         ratio = big["acceptance_s"] / seed["acceptance_s"]

@@ -388,6 +388,18 @@ class Site(Strict):
         return self
 
 
+def site_networks(site: Site) -> list[tuple[str, ipaddress.IPv4Network]]:
+    """Every network the inventory names (underlay, NAT, OpenStack), with its field path."""
+    nets = [("underlay.cidr", site.underlay_cidr)] if site.underlay_cidr is not None else []
+    for n, h in site.physical_hosts().items():
+        for i, nw in enumerate(h.nat_networks):
+            nets.append((f"hosts.{n}.nat_networks[{i}].cidr", nw.cidr))
+    if site.openstack:
+        nets.append(("openstack.external_network.cidr", site.openstack.external_network.cidr))
+        nets.append(("openstack.tenant_network.cidr", site.openstack.tenant_network.cidr))
+    return nets
+
+
 def _cross_checks(site: Site):
     """Yield 'path: value: reason' strings for every inconsistency between fields."""
     under = site.underlay_cidr
@@ -433,13 +445,7 @@ def _cross_checks(site: Site):
                        "(ebgp: one per host)")
             owner.setdefault(h.asn, n)
     # Every network (NAT, underlay, OpenStack) must be distinct: the report's ext-net overlap.
-    nets = [("underlay.cidr", under)] if under is not None else []
-    for n, h in phys.items():
-        for i, nw in enumerate(h.nat_networks):
-            nets.append((f"hosts.{n}.nat_networks[{i}].cidr", nw.cidr))
-    if site.openstack:
-        nets.append(("openstack.external_network.cidr", site.openstack.external_network.cidr))
-        nets.append(("openstack.tenant_network.cidr", site.openstack.tenant_network.cidr))
+    nets = site_networks(site)
     for i, (pa, a) in enumerate(nets):
         for pb, b in nets[i + 1:]:
             if a.overlaps(b):

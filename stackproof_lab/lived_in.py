@@ -32,7 +32,7 @@ from pathlib import Path
 
 from stackproof_lab.shell import NsShell
 from stackproof.osfamily import profile as os_profile
-from stackproof.site import Site
+from stackproof.site import Site, site_networks
 
 MARKER = "lived-in.json"          # in the lab's state dir: this lab was seeded
 FRR_CONF = "/etc/frr/frr.conf"
@@ -148,13 +148,26 @@ def _free_address(nw, taken: set[str]) -> str:
     raise ValueError(f"{nw.name}: no free address for the operator's reservation")
 
 
+def _operator_subnets(site: Site) -> list[ipaddress.IPv4Network]:
+    """The /26s of the documentation ranges that no network of the inventory overlaps: an
+    operator's own libvirt network must not take an address the site uses (a generated
+    site's ext-net is 192.0.2.0/24, and its gateway sits on a hypervisor)."""
+    used = [net for _, net in site_networks(site)]
+    free = [sub for base in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
+            for sub in ipaddress.ip_network(base).subnets(new_prefix=26)
+            if not any(sub.overlaps(u) for u in used)]
+    if not free:
+        raise ValueError("no documentation range is free of the inventory's networks for "
+                         "the operator's libvirt network")
+    return free
+
+
 def _libvirt(site: Site, host: str, index: int) -> LibvirtItems | None:
     h = site.hosts[host]
     if not h.nat_networks:
         return None
-    base = ipaddress.ip_network(("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")[
-        (index // 4) % 3]).subnets(new_prefix=26)
-    net = list(base)[index % 4]
+    subnets = _operator_subnets(site)
+    net = subnets[index % len(subnets)]
     gw = next(net.hosts())
     name, bridge = "ops-backup", "virbr-ops"
     xml = (f"<network>\n  <name>{name}</name>\n  <forward mode='nat'/>\n"

@@ -154,3 +154,22 @@ def test_nova_conf_lines_go_under_default_once():
     tail = ("", "[libvirt]", "cpu_mode = host-model")
     assert lived_in.with_tail(lived_in.with_tail(once, tail), tail) == \
         lived_in.with_tail(once, tail)
+
+
+def test_the_operators_libvirt_network_stays_clear_of_the_sites_networks():
+    """A generated site's ext-net is 192.0.2.0/24 with its gateway on a hypervisor: the
+    operator's network there would never start (seen on the 10-hypervisor fleet lab)."""
+    import importlib.util
+    from stackproof.site import site_networks
+    spec = importlib.util.spec_from_file_location("generate_site",
+                                                  ROOT / "scripts/generate_site.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    site = parse_site(gen.generate(10, 2), "fleet.yml")
+    used = [net for _, net in site_networks(site)]
+    assert any(u.subnet_of(DOC[0]) for u in used)     # the clash this test is about
+    nets = {h: ipaddress.ip_network(it.libvirt.xml.split("address='")[1].split("'")[0] + "/26",
+                                    strict=False)
+            for h, it in lived_in.host_items(site).items() if it.libvirt}
+    assert len(nets) == 10
+    assert not [(h, n) for h, n in nets.items() if any(n.overlaps(u) for u in used)]
