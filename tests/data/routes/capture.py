@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from stackproof.checks.floating_ip import reach_hosts  # noqa: E402
 from stackproof.expect import floating_ip_plumbing  # noqa: E402
-from stackproof.facts.connectivity import sweep_command  # noqa: E402
+from stackproof.facts.connectivity import (parse_sweep, retry_command,  # noqa: E402
+                                           sweep_command)
 from stackproof.facts.frr import KERNEL_ROUTES_CMD  # noqa: E402
 from stackproof.facts.routes import (ADDR_CMD, network_xml_command,  # noqa: E402
                                      route_files_command)
@@ -43,7 +44,7 @@ class Capture:
     def __init__(self, lab: Lab, site_dir: str):
         self.lab, self.base = lab, DATA / site_dir
 
-    def save(self, case: str, host: str, file: str, command: str) -> None:
+    def save(self, case: str, host: str, file: str, command: str) -> str:
         proc = self.lab.shell(host).run(["/bin/sh", "-c", command], check=False, timeout=60)
         d = self.base / case / host
         d.mkdir(parents=True, exist_ok=True)
@@ -60,6 +61,7 @@ class Capture:
                  if not ln.startswith(f"{file}: ")]
         commands.write_text("\n".join(sorted([*lines, f"{file}: {command}"])) + "\n")
         print(f"  {d.relative_to(DATA)}/{file}  (rc {proc.returncode})")
+        return proc.stdout
 
     def host_state(self, case: str, host: str) -> None:
         site = self.lab.site
@@ -75,7 +77,12 @@ class Capture:
     def pings(self, case: str, *hosts: str) -> None:
         fips = tuple(reach_hosts(self.lab.site))
         for host in hosts:
-            self.save(case, host, "ping-fips.txt", sweep_command(fips))
+            out = self.save(case, host, "ping-fips.txt", sweep_command(fips))
+            # ping_sweep's second, slower look at what the first sweep missed
+            seen = parse_sweep(out)
+            missed = tuple(a for a in fips if not seen.get(a, False))
+            if missed:
+                self.save(case, host, "ping-fips-again.txt", retry_command(missed))
 
 
 def reach_from(site) -> list[str]:
