@@ -14,8 +14,9 @@ What is replayed on another host:
   - facts without arguments, always;
   - facts with arguments (paths, a unit name), only on hosts of the recording host's OS
     family: within one scenario the role is the same, so the arguments are too;
-  - never facts marked `@fact(per_host=True)`: their arguments are the host's own (its
-    neighbors, routes, intended configuration).
+  - facts marked `@fact(per_host=True)` take arguments of the host's own (its neighbors,
+    routes, intended configuration): only when the layer that knows those arguments has
+    said how to make them for another host (`read_ahead_as`), and with those arguments.
 A prefetched fact is used only while no remediation ran anywhere since it was read (the
 fleet's Epoch); after one it is read again, as a run without the pool would read it then.
 `--fact-workers 0` switches the pool off.
@@ -54,8 +55,21 @@ class Recording:
     calls: list[FactCall] = field(default_factory=list)
 
     def add(self, call: FactCall) -> None:
-        if not call.per_host and call not in self.calls:
+        if (not call.per_host or call.fn in _RETARGET) and call not in self.calls:
             self.calls.append(call)
+
+
+# per-host facts another host can read ahead: fact -> retarget(site, host, recorded args),
+# the arguments that host's own item will pass (None: it reads no such fact)
+Retarget = Callable[[Any, str, tuple], "tuple | None"]
+_RETARGET: dict[Callable[..., Any], Retarget] = {}
+
+
+def read_ahead_as(fact_fn: Callable[..., Any], retarget: Retarget) -> None:
+    """Let the pool read a per-host fact on a scenario's other hosts: `retarget(site, host,
+    args)` turns the recording host's arguments into that host's (the check that reads the
+    fact registers it, since only it knows how it makes them)."""
+    _RETARGET[fact_fn] = retarget
 
 
 RECORDING: contextvars.ContextVar[Recording | None] = contextvars.ContextVar(
@@ -74,8 +88,10 @@ class Prefetcher:
     collected items); `os_family_of` names a host's OS family."""
 
     def __init__(self, fleet, hosts_of: dict[str, list[str]],
-                 os_family_of: Callable[[str], str], workers: int = DEFAULT_WORKERS):
+                 os_family_of: Callable[[str], str], workers: int = DEFAULT_WORKERS,
+                 site: Any = None):
         self.fleet, self.hosts_of, self.os_family_of = fleet, hosts_of, os_family_of
+        self.site = site                     # what a per-host fact's retarget reads
         self.workers = workers
         self._pool = ThreadPoolExecutor(max_workers=workers,
                                         thread_name_prefix="stackproof-facts") \
@@ -105,10 +121,21 @@ class Prefetcher:
         rest = hosts[hosts.index(rec.host) + 1:] if rec.host in hosts else []
         family = self.os_family_of(rec.host)
         for other in rest:
-            calls = [c for c in rec.calls
+            calls = [self._on(c, other) if c.per_host else c for c in rec.calls
                      if c.portable or self.os_family_of(other) == family]
+            calls = [c for c in calls if c is not None]
             if calls:
                 self.futures.append(self._pool.submit(self._read, other, calls))
+
+    def _on(self, call: FactCall, host: str) -> FactCall | None:
+        """A per-host call as `host` will make it, or None (not read there, or its
+        arguments cannot be made: the item then reads it itself)."""
+        try:
+            args = _RETARGET[call.fn](self.site, host, call.args)
+        except Exception as exc:
+            log.debug("[%s] no read-ahead of %s: %s", host, call.fn.__qualname__, exc)
+            return None
+        return None if args is None else FactCall(call.fn, tuple(args), True)
 
     def _read(self, host: str, calls: list[FactCall]) -> None:
         with self._lock:

@@ -166,3 +166,28 @@ def test_hosts_are_read_side_by_side_each_in_its_order():
     p.wait()
     assert all(fleet[f"h{i}"].asked == ["hostname", "cat /etc/x.conf"] for i in range(1, 9))
     assert busy.most == 4                    # the pool's bound, reached
+
+
+@fact(per_host=True)
+def intended_diff(remote, intended, against):
+    return remote.run(f"diff {intended} {against}").stdout
+
+
+def test_a_per_host_fact_is_read_ahead_only_as_its_retarget_says():
+    """reload_diff's way: each host compares its own intended text (the retarget makes it
+    from the site), against the same file; a host the retarget skips reads nothing."""
+    fleet = Fleet(["a", "b", "c"])
+    site = {"a": "A.conf", "b": "B.conf"}          # c: the retarget has nothing for it
+    prefetch.read_ahead_as(intended_diff, lambda s, host, args: (
+        (s[host], *args[1:]) if host in s else None))
+    p = Prefetcher(fleet, {"S": ["a", "b", "c"]}, lambda h: "debian", workers=2, site=site)
+    token = p.start("S", "a")
+    intended_diff(fleet["a"], "A.conf", "/etc/frr.conf")
+    route_to(fleet["a"], "10.0.0.1")                 # per host, no retarget: never ahead
+    p.finish("S", token)
+    p.wait()
+    assert fleet["b"].asked == ["diff B.conf /etc/frr.conf"]
+    assert fleet["c"].asked == []
+    assert intended_diff(fleet["b"], "B.conf", "/etc/frr.conf") == \
+        "b diff B.conf /etc/frr.conf"
+    assert fleet["b"].asked == ["diff B.conf /etc/frr.conf"]      # found, not read again
