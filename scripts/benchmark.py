@@ -61,6 +61,16 @@ def used_mib() -> int:
     return int(next(ln for ln in out.splitlines() if ln.startswith("Mem:")).split()[2])
 
 
+def neighbour_table_fulls() -> int:
+    """How often the kernel's ARP table was full (all CPUs). One table serves every network
+    namespace, with `net.ipv4.neigh.default.gc_thresh3` (1024 by default) entries for all:
+    a hundred lab hosts sweeping their pings can fill it, and a ping that needs a new entry
+    then fails. A real site has a table per host."""
+    lines = Path("/proc/net/stat/arp_cache").read_text().split("\n")
+    col = lines[0].split().index("table_fulls")
+    return sum(int(ln.split()[col], 16) for ln in lines[1:] if ln.strip())
+
+
 def load_average() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
 
@@ -111,6 +121,7 @@ def measure_site(inventory: Path, label: str) -> dict:
         # the healthy run with the fact pool (the default), then one host after another
         for key, extra in (("acceptance", ()), ("acceptance_serial", ("--fact-workers=0",))):
             outcome = lab.state_dir / f"{key}.json"
+            fulls = neighbour_table_fulls()
             started = time.monotonic()
             proc = subprocess.run(suite_command("features/", lab.inventory_path, "-q",
                                                 f"--stackproof-json={outcome}", *extra),
@@ -120,6 +131,7 @@ def measure_site(inventory: Path, label: str) -> dict:
             tail = [ln for ln in proc.stdout.splitlines() if " passed" in ln or " failed" in ln]
             res[key] = tail[-1] if tail else proc.stdout[-500:]
             res[f"{key}_failed"] = failed_checks(outcome)
+            res[f"{key}_arp_table_full"] = neighbour_table_fulls() - fulls
             print(f"  {label}: {key} {res[f'{key}_s']} s, rc {proc.returncode}", flush=True)
     finally:
         lab.down()
@@ -156,6 +168,9 @@ def fleet(n: int, k: int) -> int:
               f"(--fact-workers=0) {r['acceptance_serial_s']} s")
         for line in r["acceptance_failed"]:
             print(f"  FAILED {line}")
+        if r["acceptance_arp_table_full"]:
+            print(f"  the kernel's ARP table (one for every namespace, gc_thresh3) was full "
+                  f"{r['acceptance_arp_table_full']} times during that run")
     big, seed = results
     if "acceptance_s" in big and "acceptance_s" in seed:
         ratio = big["acceptance_s"] / seed["acceptance_s"]
