@@ -5,7 +5,7 @@ Remediation ids:
   kube_join_config   kubelet given the inventory's node IP (JoinConfiguration + flags)
   kube_uncordon      a node the inventory says takes workloads is cordoned
   kube_drain         (maintenance) cordon and drain a node before it goes down
-  kube_node_ready    NotReady for a reason the suite cannot fix: the plan says where to look
+  kube_node_ready    NotReady for a reason the suite cannot fix: the message says where to look
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from dataclasses import asdict
 from stackproof.facts import kubelet as kf
 from stackproof.facts.kubernetes import KubeFacts, NodeFact
 from stackproof.finding import Finding
+from stackproof.osfamily import profile
 from stackproof.remote import Remote
 from stackproof.render import kubelet as rk
 from stackproof.site import KubeNode, Site
@@ -65,9 +66,20 @@ def ready(site: Site, kube: KubeFacts, node: KubeNode) -> Finding | None:
     if missing or got.internal_ip != expected:
         return Finding("kube_join_config", _where(node), msg + f" -- kubelet must be given "
                        f"node-ip {expected}", _params(site, node), _node_facts(got))
-    return Finding("kube_node_ready", _where(node), msg,
+    return Finding("kube_node_ready", _where(node), msg + _where_to_look(site, node),
                    {**_params(site, node), "reason": got.ready_reason,
                     "message": got.ready_message}, _node_facts(got))
+
+
+def _where_to_look(site: Site, node: KubeNode) -> str:
+    """For a NotReady without a known fix: where kubelet says why, on the node's host."""
+    if not node.host or node.host not in site.hosts:
+        return f" -- node {node.name} runs on no inventory host: look at its kubelet by hand"
+    os = profile(site, node.host)
+    logs = ("journalctl -u kubelet --since -15min --no-pager | tail -n 50"
+            if os.init == "systemd" else "tail -n 50 /var/log/kubelet.log")
+    return (f" -- no known fix; look on {node.host}: `{os.service('kubelet', 'status')}` "
+            f"and `{logs}`")
 
 
 def internal_ip(site: Site, kube: KubeFacts, node: KubeNode) -> Finding | None:

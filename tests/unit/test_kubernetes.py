@@ -374,3 +374,22 @@ def test_drain_cordons_evicts_through_budgets_and_leaves_daemonsets(seed_site, l
     assert checks.drained(seed_site, facts, WORKER) is None
     left = facts.pods_on(WORKER)
     assert left and all(p.daemonset for p in left)
+
+
+def test_not_ready_for_an_unknown_reason_says_where_to_look_and_plans_nothing(seed_site):
+    """kube_node_ready is no fix: the finding names kubelet's status and log on the node's
+    host, and its plan is blocked with no step (a captured NotReady node whose message no
+    known cause explains: kubelet's message removed)."""
+    from dataclasses import replace
+    from remediations import kube_node_ready
+    kube = kube_from("nodes-list-ip-off-lo")
+    node = inv_node(seed_site, WORKER)
+    got = kube.node(WORKER)
+    assert got.ready == "False"
+    unexplained = FakeKube([replace(got, ready_message="")])
+    f = checks.ready(seed_site, unexplained, node)
+    assert f.remediation == "kube_node_ready" and f.host == node.host
+    assert f"look on {node.host}: `systemctl status kubelet`" in f.message
+    assert "journalctl -u kubelet" in f.message
+    plan = kube_node_ready.plan(Context(seed_site, Fleet(), {}), f)
+    assert plan.steps == () and "no known fix" in plan.blocked
