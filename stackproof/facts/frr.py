@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from stackproof.facts import fact, run_ok
 from stackproof.remote import Remote
-from stackproof.render.frr import bgpd_enabled, normalize_running_config
+from stackproof.render.frr import BGPD_LINE, normalize_running_config
 
 DAEMONS_FILE = "/etc/frr/daemons"
 FRR_CONF = "/etc/frr/frr.conf"
@@ -53,11 +53,6 @@ def find_reload_script() -> str:
 
 def _reload(action: str, word: str) -> str:
     return f"{find_reload_script()}; \"$R\" --{action} {word}"
-
-
-def reload_command(path: str = FRR_CONF) -> str:
-    """Apply `path` to the running daemons (only the differences)."""
-    return _reload("reload", shlex.quote(path))
 
 
 def reload_test_command(path: str, running: str | None = None) -> str:
@@ -206,6 +201,17 @@ class ConfigChange:
 
 
 # --- parsers -------------------------------------------------------------------------------
+def bgpd_enabled(daemons_text: str) -> bool | None:
+    """What /etc/frr/daemons says about bgpd: True, False, or None when it says nothing.
+    Like frrcommon.sh (which sources the file: the last line wins), anything but `no`, `0`
+    or empty enables the daemon."""
+    found = BGPD_LINE.findall(daemons_text)
+    if not found:
+        return None
+    value = found[-1].split("=", 1)[1].strip().strip("\"'")
+    return value not in ("", "no", "0")
+
+
 def parse_daemons(rc: int, text: str) -> DaemonsFile:
     if rc != 0:
         return DaemonsFile(False, None, "")

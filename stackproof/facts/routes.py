@@ -4,7 +4,7 @@ Kernel routes (`ip -j -4 route show table main`) are the FRR layer's fact, re-ex
 (one query, one cache entry, whichever layer asks first). Addresses come from `ip -j addr
 show` (every link, so a device without an IPv4 address is still seen to exist). The routes
 kept for boot are read from the OS family's files and from libvirt's network definitions
-(stackproof.render.routes says which keeps which).
+(stackproof.render.routes says which keeps which; stackproof.route_files reads them).
 """
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from stackproof.facts import fact, run_ok
 from stackproof.facts.frr import KernelRoute, kernel_routes, parse_kernel_routes
 from stackproof.facts.libvirt import VIRSH
 from stackproof.remote import Remote
-from stackproof.render.routes import parse_libvirt_routes, parse_persisted, persist_globs
+from stackproof.render.routes import persist_globs
+from stackproof.route_files import parse_libvirt_routes, parse_persisted
 
 __all__ = ["KernelRoute", "kernel_routes", "parse_kernel_routes", "HostAddress", "Links",
            "parse_addresses", "addresses", "covering_route", "PersistedRoutes",

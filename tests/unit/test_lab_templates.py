@@ -278,7 +278,7 @@ def test_the_labs_ini_edit_keeps_the_rest(value):
 def test_the_labs_route_files_bring_back_the_inventorys_routes(inventory, family):
     """What the lab keeps for boot, read by the suite's parser of those files, is what the
     YAML asks for; writing twice adds nothing, and the operator's lines stay."""
-    from stackproof.render.routes import parse_libvirt_routes, parse_persisted
+    from stackproof.route_files import parse_libvirt_routes, parse_persisted
     raw, site = inventory
     for host, want in raw_fip_routes(raw).items():
         hops = lfip.hops(site, host)
