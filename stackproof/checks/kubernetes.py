@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict
 
+from stackproof.expect import KubeletIntent, kubelet_intent
 from stackproof.facts import kubelet as kf
 from stackproof.facts.kubernetes import KubeFacts, NodeFact
 from stackproof.finding import Finding
@@ -59,7 +60,7 @@ def ready(site: Site, kube: KubeFacts, node: KubeNode) -> Finding | None:
            f"(Ready={got.ready or 'missing'}): {got.ready_reason}: {got.ready_message}")
     expected = str(node.internal_ip)
     missing = NODE_IP_NOT_FOUND.search(got.ready_message)
-    intent = rk.kubelet_intent(site, node.host) if node.host else None
+    intent = kubelet_intent(site, node.host) if node.host else None
     if missing and missing.group(1) == expected and intent is not None and intent.on_lo:
         return Finding("kubelet_ip_lo", _where(node), msg + f" -- the floating IP {expected} "
                        "must be on lo", _params(site, node), _node_facts(got))
@@ -107,14 +108,14 @@ def schedulable(site: Site, kube: KubeFacts, node: KubeNode) -> Finding | None:
 
 
 # --- the host side of a node whose IP is its floating IP -----------------------------------
-def _intent(site: Site, remote: Remote) -> rk.KubeletIntent:
-    intent = rk.kubelet_intent(site, remote.name)
+def _intent(site: Site, remote: Remote) -> KubeletIntent:
+    intent = kubelet_intent(site, remote.name)
     if intent is None:
         raise ValueError(f"{remote.name} runs no inventory Kubernetes node")
     return intent
 
 
-def _lo_finding(intent: rk.KubeletIntent, message: str, facts: dict) -> Finding:
+def _lo_finding(intent: KubeletIntent, message: str, facts: dict) -> Finding:
     return Finding("kubelet_ip_lo", intent.host, message,
                    {"node": intent.node, "host": intent.host, "node_ip": intent.node_ip},
                    facts)

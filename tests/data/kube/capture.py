@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
+from stackproof.expect import floating_node_ip_hosts, kubelet_intent  # noqa: E402
 from stackproof.facts.kubelet import JOIN_CONFIG_FILTER  # noqa: E402
 from stackproof_lab import faults  # noqa: E402
 from stackproof_lab.kube import hook as kh  # noqa: E402
@@ -98,10 +99,10 @@ def capture(inventory: Path, out: Path) -> None:
         secret = json.loads((kh.kube_dir(lab.state_dir) / "secrets.json").read_text())
         c = Capture(lab, out, [secret["api_token"], secret["bootstrap_token"].split(".")[1],
                                secret["ca_cert_hash"].split(":")[1]])
-        worker = rk.floating_node_ip_hosts(site)[0]
-        node = rk.kubelet_intent(site, worker).node
+        worker = floating_node_ip_hosts(site)[0]
+        node = kubelet_intent(site, worker).node
         cp = next(n.name for n in site.kubernetes.nodes if n.host and
-                  rk.kubelet_intent(site, n.host).control_plane)
+                  kubelet_intent(site, n.host).control_plane)
 
         c.api("nodes-list", "GET", "/api/v1/nodes")
         c.api("nodes-list-control-plane", "GET",
