@@ -9,7 +9,7 @@
 # PID namespace (own /etc/frr, /run, /tmp, hostname), wired to a switch namespace by veth; its NAT
 # networks are bridges with a veth port. FRR runs from the stock init script with the
 # INTENDED frr.conf rendered by stackproof.render.frr. Commands are the exact commands of
-# stackproof/facts/frr.py (read from the module). Nothing touches the root namespace's
+# stackproof/facts/frr.py and routes.py (read from the modules). Nothing touches the root namespace's
 # routes or firewall; every namespace and process is removed on exit, even on failure.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,9 +36,9 @@ PY
 }
 
 CMDS=$(mktemp -d /tmp/spbgp-cmds.XXXXXX)     # each command string computed once
-fact_cmd() {   # fact_cmd EXPR: the value of stackproof.facts.frr.EXPR
-  local f; f="$CMDS/$(printf %s "$1" | md5sum | cut -c1-16)"
-  [ -e "$f" ] || "$py" -c "import stackproof.facts.frr as f; print(f.$1)" > "$f"
+fact_cmd() {   # fact_cmd EXPR [MODULE]: the value of stackproof.facts.MODULE.EXPR (frr)
+  local m=${2:-frr} f; f="$CMDS/$(printf %s "$m.$1" | md5sum | cut -c1-16)"
+  [ -e "$f" ] || "$py" -c "import stackproof.facts.$m as f; print(f.$1)" > "$f"
   cat "$f"
 }
 
@@ -149,8 +149,8 @@ capture_fast() {  # the moving facts first: the sessions and the daemons' pids a
   capture "$dir" "$case" "$h" processes "$(fact_cmd PROCESSES_CMD)"
 }
 
-# capture_all DIR CASE HOST [rest]: every fact command of stackproof/facts/frr.py on one
-# host; with `rest`, all but capture_fast's (already captured)
+# capture_all DIR CASE HOST [rest]: every fact command of stackproof/facts/frr.py (and the
+# kernel routes) on one host; with `rest`, all but capture_fast's (already captured)
 capture_all() {
   local dir=$1 case=$2 h=$3
   if [ "${4:-}" != rest ]; then
@@ -158,7 +158,7 @@ capture_all() {
     capture_fast "$dir" "$case" "$h"
   fi
   capture "$dir" "$case" "$h" daemons "$(fact_cmd DAEMONS_CMD)"
-  capture "$dir" "$case" "$h" ip-route.json "$(fact_cmd KERNEL_ROUTES_CMD)"
+  capture "$dir" "$case" "$h" ip-route.json "$(fact_cmd KERNEL_ROUTES_CMD routes)"
   capture "$dir" "$case" "$h" show-ip-route-bgp.json "$(fact_cmd BGP_RIB_CMD)"
   capture "$dir" "$case" "$h" show-running-config "$(fact_cmd RUNNING_CONFIG_CMD)"
   capture "$dir" "$case" "$h" frr.conf "$(fact_cmd CONFIG_FILE_CMD)"
@@ -237,7 +237,7 @@ main() {
   inhost "$dir" "$a" ip route add "$pfx" via "$via"
   wait_for "$dir" "$a" 10 "! ip -4 route show proto bgp | grep -q '^$pfx '" "zebra withdrew its $pfx from the kernel"
   capture_all "$dir" static-shadow "$a"
-  local del; del=$("$py" -c "import sys, json; from remediations.static_route import delete_command; from stackproof.facts.frr import parse_kernel_routes; r = [x for x in parse_kernel_routes(open(sys.argv[1]).read()) if x.dst == sys.argv[2] and x.protocol == 'boot'][0]; print(delete_command({'dst': r.dst, 'gateways': list(r.gateways), 'dev': r.dev, 'protocol': r.protocol, 'metric': r.metric}))" "$here/static-shadow/$a/ip-route.json" "$pfx")
+  local del; del=$("$py" -c "import sys, json; from remediations.static_route import delete_command; from stackproof.facts.routes import parse_kernel_routes; r = [x for x in parse_kernel_routes(open(sys.argv[1]).read()) if x.dst == sys.argv[2] and x.protocol == 'boot'][0]; print(delete_command({'dst': r.dst, 'gateways': list(r.gateways), 'dev': r.dev, 'protocol': r.protocol, 'metric': r.metric}))" "$here/static-shadow/$a/ip-route.json" "$pfx")
   inhost "$dir" "$a" sh -c "$del"
   wait_for "$dir" "$a" 10 "ip -4 route show proto bgp | grep -q '^$pfx '" "\`$del\`: BGP route back"
 
