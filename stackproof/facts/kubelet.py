@@ -1,6 +1,7 @@
 """Kubelet facts on a node's host, over SSH: the node-ip kubelet is given (kubeadm
-JoinConfiguration, kubeadm-flags.env, KUBELET_EXTRA_ARGS), the addresses on lo, and the
-add-kubelet-ip.service unit (content and whether it is enabled).
+JoinConfiguration, kubeadm-flags.env, KUBELET_EXTRA_ARGS), the addresses on lo (from the
+routes layer's address fact), and the add-kubelet-ip.service unit (content and whether it
+is enabled).
 
 The JoinConfiguration carries the bootstrap token: it is parsed here and only what the
 checks need is kept (never the token, never the raw text).
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 
 import yaml
 
-from stackproof.facts import fact, read_file, run_json
+from stackproof.facts import fact, read_file
+from stackproof.facts.routes import addresses
 from stackproof.remote import Remote
 from stackproof.render import kubelet as rk
 
@@ -188,12 +190,10 @@ def kubelet_flags(remote: Remote, extra_path: str = "") -> KubeletFlagsFact:
     return parse_kubelet_flags(rk.KUBEADM_FLAGS, flags, extra_path, extra)
 
 
-@fact
 def lo_addresses(remote: Remote) -> list[str]:
-    """IPv4 addresses on lo, as address/prefix."""
-    links = run_json(remote, "ip -j -4 addr show dev lo", "read the addresses on lo") or []
-    return [f"{a['local']}/{a['prefixlen']}" for link in links
-            for a in link.get("addr_info", []) if "local" in a]
+    """IPv4 addresses on lo, as address/prefix. Taken from the host's addresses fact (one
+    query, cached there), so not a fact of its own."""
+    return [a.cidr for a in addresses(remote).on("lo")]
 
 
 @fact
