@@ -143,16 +143,16 @@ def test_healthy_worker_has_no_findings(seed_site):
 
 def test_rendered_unit_satisfies_the_check_and_every_part_matters():
     text = rk.unit_text("192.0.2.7")
-    assert checks.unit_problems(kf.parse_unit("u", text), "192.0.2.7") == []
+    assert kf.unit_problems(kf.parse_unit("u", text), "192.0.2.7") == []
     for line, why in (("RemainAfterExit=yes", "RemainAfterExit"),
                       ("ExecStop=/usr/sbin/ip addr del 192.0.2.7/32 dev lo", "ExecStop"),
                       ("Wants=network-online.target", "Wants"),
                       ("WantedBy=multi-user.target", "WantedBy")):
         broken = text.replace(line + "\n", "")
-        problems = checks.unit_problems(kf.parse_unit("u", broken), "192.0.2.7")
+        problems = kf.unit_problems(kf.parse_unit("u", broken), "192.0.2.7")
         assert len(problems) == 1 and why in problems[0]
     other = kf.parse_unit("u", text.replace("192.0.2.7", "192.0.2.8"))
-    assert len(checks.unit_problems(other, "192.0.2.7")) == 2
+    assert len(kf.unit_problems(other, "192.0.2.7")) == 2
     assert kf.is_ip_addr_command("-/sbin/ip address add 192.0.2.7/32 dev lo", "add",
                                  "192.0.2.7/32", "lo")
 
