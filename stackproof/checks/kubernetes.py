@@ -134,35 +134,10 @@ def node_ip_on_lo(site: Site, remote: Remote) -> Finding | None:
     return _lo_finding(intent, why, {"lo": have})
 
 
-def unit_problems(unit: kf.UnitFact, ip: str) -> list[str]:
-    """What add-kubelet-ip.service gets wrong, one line each (none: it re-adds the IP)."""
-    if not unit.present:
-        return [f"{unit.path} is missing"]
-    cidr = f"{ip}/32"
-    out = []
-    if unit.values("Service", "Type") != ["oneshot"]:
-        out.append(f"Type is {unit.values('Service', 'Type') or 'unset'}, not oneshot")
-    for key in ("After", "Wants"):
-        if "network-online.target" not in unit.words("Unit", key):
-            out.append(f"{key}= lacks network-online.target")
-    starts = unit.values("Service", "ExecStart")
-    if not any(kf.is_ip_addr_command(v, "add", cidr, "lo") for v in starts):
-        out.append(f"no ExecStart=ip addr add {cidr} dev lo (has {starts or 'none'})")
-    stops = unit.values("Service", "ExecStop")
-    if not any(kf.is_ip_addr_command(v, "del", cidr, "lo") for v in stops):
-        out.append(f"no ExecStop=ip addr del {cidr} dev lo (has {stops or 'none'})")
-    remain = unit.values("Service", "RemainAfterExit")
-    if not remain or remain[-1].lower() not in ("yes", "true", "1", "on"):
-        out.append("RemainAfterExit is not yes")
-    if "multi-user.target" not in unit.words("Install", "WantedBy"):
-        out.append("WantedBy= lacks multi-user.target")
-    return out
-
-
 def unit_file_ok(site: Site, remote: Remote) -> Finding | None:
     intent = _intent(site, remote)
     unit = kf.unit_file(remote)
-    problems = unit_problems(unit, intent.node_ip)
+    problems = kf.unit_problems(unit, intent.node_ip)
     if not problems:
         return None
     return _lo_finding(intent, f"{rk.UNIT_NAME} would not re-add {intent.node_ip} at boot: "

@@ -11,6 +11,7 @@ import pytest
 from remediations import bgp_session, frr_config, frr_enable_bgpd, frr_running, static_route
 from stackproof.checks import bgp as checks
 from stackproof.facts import frr as facts
+from stackproof.facts.routes import parse_kernel_routes
 from stackproof.finding import Cause
 from stackproof.remedy import Context, Finding, Run, WriteFile, write_file_commands, write_names
 from stackproof.remote import CommandResult
@@ -189,11 +190,11 @@ def test_vtysh_without_bgpd_or_without_any_daemon():
 
 
 def test_kernel_routes_bgp_and_a_static_route_without_protocol():
-    healthy = facts.parse_kernel_routes(text("healthy", A, "ip-route.json"))
+    healthy = parse_kernel_routes(text("healthy", A, "ip-route.json"))
     bgp = {r.dst: r for r in healthy if r.protocol == "bgp"}
     assert bgp["172.20.112.0/24"].gateways == ("10.10.10.2",)
     assert bgp["45.120.120.0/24"].gateways == ("10.10.10.3",)
-    shadowed = facts.parse_kernel_routes(text("static-shadow", A, "ip-route.json"))
+    shadowed = parse_kernel_routes(text("static-shadow", A, "ip-route.json"))
     route = next(r for r in shadowed if r.dst == "172.20.112.0/24")
     assert route.protocol == "boot"          # `ip -j` leaves out the default protocol
     assert route.gateways == ("10.10.10.2",) and route.metric is None

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from remediations import _iptables as iptables_edit
 from remediations import iptables_rules as rules_fix
 from remediations import iptables_save as save_fix
 from stackproof.checks import firewall as checks
@@ -64,7 +65,7 @@ class FakeRemote(ReplayCache):
             err = DATA / self.live.replace(".txt", ".stderr.txt")
             return CommandResult(command, 0, capture(self.live),
                                  err.read_text() if err.exists() else "")
-        if command == save_fix.PROBE:
+        if command == iptables_edit.PROBE:
             return CommandResult(command, 0, self.tools, "")
         if command.startswith("[ -e "):
             if self.saved is None:
@@ -326,9 +327,9 @@ def test_plan_inserts_missing_rules_in_intended_order_after_validation(seed_site
 def test_planned_state_passes_the_check(seed_site):
     live = parsed("compute-2-host.libvirt.txt")
     wanted = checks.expected_rules(seed_site, "compute-2-host")
-    after = rules_fix.apply_changes(live, rules_fix.changes(live, wanted))
+    after = iptables_edit.apply_changes(live, iptables_edit.changes(live, wanted))
     assert all(checks.evaluate(after, r).ok for r in wanted)
-    assert rules_fix.changes(after, wanted) == []
+    assert iptables_edit.changes(after, wanted) == []
     # the nat rules are appended after libvirt's jump, not inserted
     post = after.chain("nat", "POSTROUTING").listing()
     assert post[0] == "-A POSTROUTING -j LIBVIRT_PRT"
@@ -367,7 +368,7 @@ def test_plan_touches_only_missing_rules(seed_site):
 def test_no_command_for_rules_already_in_place(seed_site):
     live = parsed("openstack-host.report.txt")
     wanted = checks.expected_rules(seed_site, "openstack-host")
-    assert rules_fix.changes(live, wanted) == []
+    assert iptables_edit.changes(live, wanted) == []
     remote = FakeRemote("openstack-host", "openstack-host.report.txt")
     finding = Finding("iptables_rules", "openstack-host", "stale",
                       {"rules": [r.__dict__ for r in wanted]})
@@ -540,10 +541,10 @@ def test_validation_step_rejects_a_bad_rule_on_real_iptables(seed_site, scratch_
     bad = IptablesRule("filter", "INPUT", "-p udp -m nosuchmatch --dport 4789 -j ACCEPT", True,
                        "x")
     live = facts.live_rules(host)
-    step = rules_fix.validate_step(host.name, live, rules_fix.changes(live, [bad]))
+    step = iptables_edit.validate_step(host.name, live, iptables_edit.changes(live, [bad]))
     res = host.run(step.command)
     assert res.rc != 0 and "nosuchmatch" in res.stderr
     good = checks.expected_rules(seed_site, "compute2")
-    ok = rules_fix.validate_step(host.name, live, rules_fix.changes(live, good))
+    ok = iptables_edit.validate_step(host.name, live, iptables_edit.changes(live, good))
     assert host.run(ok.command).rc == 0
     assert host.run("iptables-save").stdout == ""          # --test committed nothing

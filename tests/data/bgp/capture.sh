@@ -9,9 +9,9 @@
 # PID namespace (own /etc/frr, /run, /tmp, hostname), wired to a switch namespace by veth; its NAT
 # networks are bridges with a veth port. FRR runs from the stock init script with the
 # INTENDED frr.conf rendered by stackproof.render.frr. Commands are the exact commands of
-# stackproof/facts/frr.py and the reload of remediations/frr_config.py (read from the
-# modules). Nothing touches the root namespace's routes or firewall; every namespace and
-# process is removed on exit, even on failure.
+# stackproof/facts/frr.py and routes.py and the reload of remediations/frr_config.py (read
+# from the modules). Nothing touches the root namespace's routes or firewall; every namespace
+# and process is removed on exit, even on failure.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
@@ -42,7 +42,7 @@ value_of() {   # value_of MODULE EXPR: the value of MODULE.EXPR
   [ -e "$f" ] || "$py" -c "import $1 as m; print(m.$2)" > "$f"
   cat "$f"
 }
-fact_cmd() { value_of stackproof.facts.frr "$1"; }    # a command of the FRR facts
+fact_cmd() { value_of "stackproof.facts.${2:-frr}" "$1"; }  # fact_cmd EXPR [MODULE (frr)]
 fix_cmd() { value_of remediations.frr_config "$1"; }  # a command of the frr_config fix
 
 ns_of() { echo "spbgp-$(cat "$1/tag")-$2"; }
@@ -152,8 +152,8 @@ capture_fast() {  # the moving facts first: the sessions and the daemons' pids a
   capture "$dir" "$case" "$h" processes "$(fact_cmd PROCESSES_CMD)"
 }
 
-# capture_all DIR CASE HOST [rest]: every fact command of stackproof/facts/frr.py on one
-# host; with `rest`, all but capture_fast's (already captured)
+# capture_all DIR CASE HOST [rest]: every fact command of stackproof/facts/frr.py (and the
+# kernel routes) on one host; with `rest`, all but capture_fast's (already captured)
 capture_all() {
   local dir=$1 case=$2 h=$3
   if [ "${4:-}" != rest ]; then
@@ -161,7 +161,7 @@ capture_all() {
     capture_fast "$dir" "$case" "$h"
   fi
   capture "$dir" "$case" "$h" daemons "$(fact_cmd DAEMONS_CMD)"
-  capture "$dir" "$case" "$h" ip-route.json "$(fact_cmd KERNEL_ROUTES_CMD)"
+  capture "$dir" "$case" "$h" ip-route.json "$(fact_cmd KERNEL_ROUTES_CMD routes)"
   capture "$dir" "$case" "$h" show-ip-route-bgp.json "$(fact_cmd BGP_RIB_CMD)"
   capture "$dir" "$case" "$h" show-running-config "$(fact_cmd RUNNING_CONFIG_CMD)"
   capture "$dir" "$case" "$h" frr.conf "$(fact_cmd CONFIG_FILE_CMD)"
@@ -240,7 +240,7 @@ main() {
   inhost "$dir" "$a" ip route add "$pfx" via "$via"
   wait_for "$dir" "$a" 10 "! ip -4 route show proto bgp | grep -q '^$pfx '" "zebra withdrew its $pfx from the kernel"
   capture_all "$dir" static-shadow "$a"
-  local del; del=$("$py" -c "import sys, json; from remediations.static_route import delete_command; from stackproof.facts.frr import parse_kernel_routes; r = [x for x in parse_kernel_routes(open(sys.argv[1]).read()) if x.dst == sys.argv[2] and x.protocol == 'boot'][0]; print(delete_command({'dst': r.dst, 'gateways': list(r.gateways), 'dev': r.dev, 'protocol': r.protocol, 'metric': r.metric}))" "$here/static-shadow/$a/ip-route.json" "$pfx")
+  local del; del=$("$py" -c "import sys, json; from remediations.static_route import delete_command; from stackproof.facts.routes import parse_kernel_routes; r = [x for x in parse_kernel_routes(open(sys.argv[1]).read()) if x.dst == sys.argv[2] and x.protocol == 'boot'][0]; print(delete_command({'dst': r.dst, 'gateways': list(r.gateways), 'dev': r.dev, 'protocol': r.protocol, 'metric': r.metric}))" "$here/static-shadow/$a/ip-route.json" "$pfx")
   inhost "$dir" "$a" sh -c "$del"
   wait_for "$dir" "$a" 10 "ip -4 route show proto bgp | grep -q '^$pfx '" "\`$del\`: BGP route back"
 
