@@ -9,11 +9,11 @@ import posixpath
 import shlex
 from dataclasses import dataclass
 
-from stackproof.checks.firewall import command, evaluate
 from stackproof.expect import IptablesRule
 from stackproof.facts.firewall import BUILTIN_CHAINS, Chain, Rule, Ruleset, Table, \
-    render_iptables_save
+    evaluate, render_iptables_save
 from stackproof.osfamily import OsProfile
+from stackproof.render.firewall import command
 from stackproof.remedy import Run, Step, WriteFile
 
 HEREDOC = "STACKPROOF_RULES"

@@ -20,7 +20,9 @@ from remediations import iptables_save as save_fix
 from stackproof.checks import firewall as checks
 from stackproof.expect import IptablesRule
 from stackproof.facts import firewall as facts
+from stackproof.facts import firewall as facts_fw
 from stackproof.facts.firewall import parse_iptables_save, render_iptables_save
+from stackproof.render import firewall as render_fw
 from stackproof.remedy import Context, Finding, Remedy, Run, WriteFile
 from stackproof.remote import CommandResult
 from stackproof.site import parse_site
@@ -328,7 +330,7 @@ def test_planned_state_passes_the_check(seed_site):
     live = parsed("compute-2-host.libvirt.txt")
     wanted = checks.expected_rules(seed_site, "compute-2-host")
     after = iptables_edit.apply_changes(live, iptables_edit.changes(live, wanted))
-    assert all(checks.evaluate(after, r).ok for r in wanted)
+    assert all(facts_fw.evaluate(after, r).ok for r in wanted)
     assert iptables_edit.changes(after, wanted) == []
     # the nat rules are appended after libvirt's jump, not inserted
     post = after.chain("nat", "POSTROUTING").listing()
@@ -347,7 +349,7 @@ def test_plan_quotes_every_value(seed_site):
     odd = IptablesRule("filter", "INPUT",
                        '-p tcp -m tcp --dport 179 -m comment --comment "bgp; rm -rf /" -j ACCEPT',
                        True, "x")
-    cmd = checks.command(odd, quote=True, wait=True)
+    cmd = render_fw.command(odd, quote=True, wait=True)
     assert "'bgp; rm -rf /'" in cmd
     assert shlex.split(cmd) == ["iptables", "-w", "-I", "INPUT", "1", "-p", "tcp", "-m", "tcp",
                                 "--dport", "179", "-m", "comment", "--comment", "bgp; rm -rf /",
@@ -517,7 +519,7 @@ def test_remediation_against_real_iptables(seed_site, scratch_host, tmp_path):
     # real iptables now holds every rule ahead of libvirt's rejects, and the file has them
     host.invalidate()
     live = facts.live_rules(host)
-    assert all(checks.evaluate(live, r).ok for r in checks.expected_rules(seed_site, host.name))
+    assert all(facts_fw.evaluate(live, r).ok for r in checks.expected_rules(seed_site, host.name))
     saved = parse_iptables_save(host.run("cat /etc/sysconfig/iptables").stdout)
     assert saved.tables["filter"].chains["LIBVIRT_FWI"].listing()[:2] == [
         "-A LIBVIRT_FWI -s 10.10.10.0/24 -d 45.120.120.0/24 -j ACCEPT",
