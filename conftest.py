@@ -14,6 +14,7 @@ pytest_plugins = [
     "steps.bgp",
     "steps.overlay",
     "steps.floating_ip",
+    "fixtures.kube",
     "steps.kubernetes",
     "fixtures.openstack",
     "steps.openstack",

@@ -10,34 +10,31 @@ Feature: BGP underlay
   stale and removed. A host routes only with IPv4 forwarding on: that is the kernel's
   setting, checked on its own.
 
+  Background:
+    Given the host is reachable over SSH
+
   @role:bgp @check:bgp.frr-running
   Scenario: FRR runs with bgpd enabled
-    Given the host is reachable over SSH
     Then /etc/frr/daemons enables bgpd
     And FRR runs with watchfrr, zebra and bgpd
 
   @role:bgp @check:bgp.config-matches
   Scenario: FRR holds the BGP settings rendered from the inventory
-    Given the host is reachable over SSH
     Then /etc/frr/frr.conf holds the BGP settings rendered from the inventory
     And the running FRR configuration holds the BGP settings rendered from the inventory
 
   @role:bgp @check:bgp.ip-forward
   Scenario: The host forwards IPv4 between the underlay and its networks
-    Given the host is reachable over SSH
     Then the kernel forwards IPv4, and no sysctl file turns it off at boot
 
   @role:bgp @check:bgp.neighbors-established
   Scenario: Every BGP session is Established
-    Given the host is reachable over SSH
     Then every BGP neighbor the inventory expects is Established
 
   @role:bgp @check:bgp.prefixes-learned
   Scenario: The other hosts' networks are learned over BGP
-    Given the host is reachable over SSH
     Then every other BGP host's networks are kernel routes learned over BGP via that host's underlay address
 
   @role:bgp @check:bgp.no-static-shadow
   Scenario: No leftover static route overrides BGP
-    Given the host is reachable over SSH
     Then no static route overrides a prefix that BGP provides

@@ -11,29 +11,27 @@ Feature: Open vSwitch overlay
   port bindings in Neutron's API. A missing tunnel is the agent's to build: the fix is its
   configuration, a restart, or the missing port binding, never a port added by hand.
 
+  Background:
+    Given the host is reachable over SSH
+
   @role:ovs_agent @check:overlay.agent-config
   Scenario: The OVS agent is configured for the overlay
-    Given the host is reachable over SSH
     Then openvswitch_agent.ini sets local_ip, tunnel_bridge and tunnel_types from the inventory
 
   @role:l2_population @check:overlay.l2-population
   Scenario: The OVS agent uses l2_population where the inventory asks for it
-    Given the host is reachable over SSH
     Then openvswitch_agent.ini enables l2_population
 
   @role:ovs_agent @check:overlay.tunnel-bridge
   Scenario: The tunnel bridge exists and is patched to the integration bridge
-    Given the host is reachable over SSH
     Then Open vSwitch answers
     And the tunnel bridge exists next to the integration bridge
     And the patch ports of the integration and tunnel bridges name each other as peers
 
   @role:ovs_agent @check:overlay.interfaces-healthy
   Scenario: No Open vSwitch interface reports an error
-    Given the host is reachable over SSH
     Then no Open vSwitch interface reports an error
 
   @role:ovs_agent @check:overlay.vxlan-mesh
   Scenario: A VXLAN tunnel to every overlay endpoint Neutron tunnels to
-    Given the host is reachable over SSH
     Then every overlay endpoint Neutron tunnels to has exactly one VXLAN port with this host's local_ip and the endpoint's remote_ip

@@ -8,23 +8,22 @@ Feature: Floating IPs across hosts (DVR)
   holds the floating IP on its external bridge, so its kernel accepts the packet and NAT
   hands it to the instance. The instance's own copy on lo is the Kubernetes layer's.
 
+  Background:
+    Given the host is reachable over SSH
+
   @role:fip_route @check:floating_ip.routes
   Scenario: Each floating IP is routed on towards its instance
-    Given the host is reachable over SSH
     Then every floating IP routed through this host has its /32 route towards the next hop
     And those routes are kept for the next boot
 
   @role:fip_address @check:floating_ip.compute-address
   Scenario: The compute node accepts the floating IPs of its instances
-    Given the host is reachable over SSH
     Then every floating IP of an instance on this compute node is on its external bridge
 
   @role:openstack_controller @check:floating_ip.controller-reach
   Scenario: The controller reaches every floating IP
-    Given the host is reachable over SSH
     Then every floating IP of the site answers a ping
 
   @role:fip_front @check:floating_ip.front-reach
   Scenario: The host fronting the external network reaches every floating IP
-    Given the host is reachable over SSH
     Then every floating IP of the site answers a ping

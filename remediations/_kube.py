@@ -26,9 +26,9 @@ def kubectl(ctx, *args: str) -> str:
 def restart_kubelet_if_running(ctx, host: str) -> str:
     """Restart kubelet only where one runs (a host without kubelet has nothing to restart)."""
     os = profile(ctx.site, host)
-    if os.init == "systemd":
-        return "if systemctl is-active --quiet kubelet; then systemctl restart kubelet; fi"
-    return f"if pgrep -x kubelet >/dev/null; then {os.service('kubelet', 'restart')}; fi"
+    running = ("systemctl is-active --quiet kubelet" if os.init == "systemd"
+               else "pgrep -x kubelet >/dev/null")
+    return f"if {running}; then {os.service('kubelet', 'restart')}; fi"
 
 
 def enable_unit_command(ctx, host: str, unit: str) -> str:

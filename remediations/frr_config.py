@@ -39,6 +39,12 @@ VALIDATE = "vtysh -C -f {path}"
 RELOAD_INPUT = "/tmp/stackproof-frr-reload.conf"
 
 
+def reload_command(path: str = facts.FRR_CONF) -> str:
+    """Apply `path` to the running daemons (only the differences)."""
+    # the facts layer finds the script ($R): the same frr-reload.py its --test fact runs
+    return f"{facts.find_reload_script()}; \"$R\" --reload {shlex.quote(path)}"
+
+
 def load_command(restart: str) -> str:
     """frr-reload.py --reload of RELOAD_INPUT, keeping frr.conf as written by this plan.
 
@@ -46,7 +52,7 @@ def load_command(restart: str) -> str:
     frr-reload.py (no frr-pythontools) falls back to the restart, which loads frr.conf."""
     q = shlex.quote
     conf, keep = q(facts.FRR_CONF), q(f"{facts.FRR_CONF}.stackproof-keep")
-    return (f"cp -p {conf} {keep} && {{ ( {facts.reload_command(RELOAD_INPUT)} ) || {restart}; "
+    return (f"cp -p {conf} {keep} && {{ ( {reload_command(RELOAD_INPUT)} ) || {restart}; "
             f"rc=$?; mv -f {keep} {conf}; rm -f {q(RELOAD_INPUT)}; exit $rc; }}")
 
 

@@ -7,7 +7,7 @@ plan is then blocked and names it (the operator decides about their file).
 """
 from __future__ import annotations
 
-from stackproof.checks.forwarding import OUR_FILE
+from stackproof.facts.forwarding import OUR_FILE
 from stackproof.facts.forwarding import KEY
 from stackproof.remedy import Plan, Run, WriteFile
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 
 from remediations._kube import api, kubectl
-from stackproof.facts.kubernetes import PodFact, parse_pod
+from stackproof.facts.kubernetes import REQUEST_TIMEOUT, KubeFacts, PodFact
 from stackproof.remedy import Call, Plan, RemediationFailed
 
 ID = "kube_drain"
@@ -27,7 +27,6 @@ DESTRUCTIVE = False           # per plan: destructive when emptyDir data would b
 VERIFY_TIMEOUT = 30.0
 DRAIN_TIMEOUT = 120.0
 RETRY_INTERVAL = 1.0
-REQUEST_TIMEOUT = 10
 
 
 def pods_to_evict(pods: list[PodFact]) -> list[PodFact]:
@@ -35,10 +34,9 @@ def pods_to_evict(pods: list[PodFact]) -> list[PodFact]:
             and p.phase not in ("Succeeded", "Failed")]
 
 
-def _list_pods(client, node: str) -> list[PodFact]:
-    listed = client.core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node}",
-                                                     _request_timeout=REQUEST_TIMEOUT)
-    return [parse_pod(p) for p in listed.items]
+def _pods_now(client, node: str) -> list[PodFact]:
+    # a fresh KubeFacts each time: the drain watches the pods go, a cached list would not
+    return KubeFacts(client).pods_on(node)
 
 
 def cordon(client, node: str) -> str:
@@ -52,7 +50,7 @@ def drain(client, node: str, timeout: float = DRAIN_TIMEOUT,
     from kubernetes import client as k8s
     from kubernetes.client.exceptions import ApiException
     deadline = time.monotonic() + timeout
-    todo = pods_to_evict(_list_pods(client, node))
+    todo = pods_to_evict(_pods_now(client, node))
     unmanaged = [p.ref for p in todo if not p.owner_kind]
     if unmanaged:
         raise RemediationFailed(f"pods no controller owns would be lost: {', '.join(unmanaged)}"
@@ -87,7 +85,7 @@ def drain(client, node: str, timeout: float = DRAIN_TIMEOUT,
             time.sleep(retry_interval)
     # wait for the evicted pods to be gone (a replacement may reuse no name: compare uids)
     while True:
-        left = {(p.namespace, p.name, p.uid) for p in _list_pods(client, node)}
+        left = {(p.namespace, p.name, p.uid) for p in _pods_now(client, node)}
         still = [p.ref for p in evicted if (p.namespace, p.name, p.uid) in left]
         if not still:
             break
@@ -118,7 +116,7 @@ def plan(ctx, finding) -> Plan:
                     blocked="no Kubernetes API client in this run")
     facts = ctx.extras.get("kube_facts")
     current = facts.node(node) if facts else None
-    pods = pods_to_evict(facts.pods_on(node) if facts else _list_pods(client, node))
+    pods = pods_to_evict(facts.pods_on(node) if facts else _pods_now(client, node))
     steps = []
     if current is None or not current.unschedulable:
         steps.append(Call(finding.host, f"PATCH /api/v1/nodes/{node} (strategic merge) "

@@ -23,6 +23,7 @@ import shlex
 import yaml
 
 from remediations._kube import download_private, restart_kubelet_if_running, upload_private
+from stackproof.expect import api_endpoint
 from stackproof.facts import kubelet as kf
 from stackproof.remedy import Call, Plan, RemediationFailed, Run, WriteFile, read_file
 from stackproof.render import kubelet as rk
@@ -79,7 +80,7 @@ def replace_env_flag(text: str, var: str, flag: str, value: str) -> str:
 
 
 def _template(ctx, node: str, node_ip: str) -> str:
-    config = rk.join_config(endpoint=rk.api_endpoint(ctx.site), token=TOKEN_HINT,
+    config = rk.join_config(endpoint=api_endpoint(ctx.site), token=TOKEN_HINT,
                             ca_cert_hash=HASH_HINT, node=node, node_ip=node_ip)
     return rk.join_config_text(config)
 

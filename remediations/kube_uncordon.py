@@ -6,6 +6,7 @@ Managed scope: the node's spec.unschedulable, through the API.
 from __future__ import annotations
 
 from remediations._kube import api, kubectl
+from stackproof.facts.kubernetes import REQUEST_TIMEOUT
 from stackproof.remedy import Call, Plan
 
 ID = "kube_uncordon"
@@ -19,7 +20,7 @@ def plan(ctx, finding) -> Plan:
     patch = {"spec": {"unschedulable": None}}
 
     def uncordon():
-        got = client.core.patch_node(node, patch, _request_timeout=10)
+        got = client.core.patch_node(node, patch, _request_timeout=REQUEST_TIMEOUT)
         return f"node {node} unschedulable={bool(got.spec.unschedulable)}"
     step = Call(finding.host, f"PATCH /api/v1/nodes/{node} (strategic merge) "
                 f"{{\"spec\":{{\"unschedulable\":null}}}}    # "

@@ -10,7 +10,6 @@ from __future__ import annotations
 import shlex
 
 from remediations._kube import enable_unit_command, restart_kubelet_if_running
-from stackproof.checks.kubernetes import unit_problems
 from stackproof.facts import kubelet as kf
 from stackproof.remedy import Plan, Run, WriteFile
 from stackproof.render import kubelet as rk
@@ -34,7 +33,7 @@ def plan(ctx, finding) -> Plan:
         steps.append(Run(host, f"ip addr replace {shlex.quote(cidr)} dev lo",
                          "kubelet accepts a node IP only when it is on one of the host's "
                          "interfaces"))
-    problems = unit_problems(kf.unit_file(remote), ip)
+    problems = kf.unit_problems(kf.unit_file(remote), ip)
     if problems:
         steps.append(WriteFile(host, rk.UNIT_PATH, rk.unit_text(ip),
                                "re-adds the floating IP at boot, before kubelet starts",

@@ -8,9 +8,10 @@ Managed scope: the tunnel bridge and the patch ports between it and the integrat
 """
 from __future__ import annotations
 
+from stackproof.expect import ovs_layout
 from stackproof.facts import ovs as facts
 from stackproof.remedy import Plan, Run
-from stackproof.render.ovs import DATAPATH, ensure_bridge, ensure_patch, ovs_layout, vsctl
+from stackproof.render.ovs import DATAPATH, ensure_bridge, ensure_patch, vsctl
 
 ID = "ovs_patch_ports"
 DESTRUCTIVE = False

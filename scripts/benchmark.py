@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import re
 import subprocess
 import sys
@@ -71,6 +73,19 @@ def neighbour_table_fulls() -> int:
     return sum(int(ln.split()[col], 16) for ln in lines[1:] if ln.strip())
 
 
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine has been busy (every core; /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]                 # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_s() -> float:
+    """CPU seconds of the finished child processes (the suite's pytest)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def load_average() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
 
@@ -122,11 +137,16 @@ def measure_site(inventory: Path, label: str) -> dict:
         for key, extra in (("acceptance", ()), ("acceptance_serial", ("--fact-workers=0",))):
             outcome = lab.state_dir / f"{key}.json"
             fulls = neighbour_table_fulls()
+            busy, suite_cpu = machine_busy_s(), children_cpu_s()
             started = time.monotonic()
             proc = subprocess.run(suite_command("features/", lab.inventory_path, "-q",
                                                 f"--stackproof-json={outcome}", *extra),
                                   cwd=ROOT, capture_output=True, text=True)
             res[f"{key}_s"] = round(time.monotonic() - started, 1)
+            # the lab's hosts share this machine's cores: what the run cost the suite itself
+            # and the whole machine (suite + every lab host's daemons and commands)
+            res[f"{key}_suite_cpu_s"] = round(children_cpu_s() - suite_cpu, 1)
+            res[f"{key}_machine_busy_s"] = round(machine_busy_s() - busy, 1)
             res[f"{key}_rc"] = proc.returncode
             tail = [ln for ln in proc.stdout.splitlines() if " passed" in ln or " failed" in ln]
             res[key] = tail[-1] if tail else proc.stdout[-500:]
@@ -166,6 +186,9 @@ def fleet(n: int, k: int) -> int:
         print(f"  acceptance (all features) {r['acceptance_s']} s wall, rc "
               f"{r['acceptance_rc']}: {r['acceptance']}; one host after another "
               f"(--fact-workers=0) {r['acceptance_serial_s']} s")
+        print(f"  during it: the suite used {r['acceptance_suite_cpu_s']} CPU s, the machine "
+              f"was busy {r['acceptance_machine_busy_s']} CPU s of "
+              f"{round(r['acceptance_s'] * (os.cpu_count() or 1), 1)} ({os.cpu_count()} cores)")
         for line in r["acceptance_failed"]:
             print(f"  FAILED {line}")
         if r["acceptance_arp_table_full"]:

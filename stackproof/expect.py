@@ -173,6 +173,75 @@ def vxlan_tunnels(site: Site, host: str,
     return [t for t in mesh if t.peer in peers]
 
 
+# --- the Open vSwitch layout the Neutron OVS agent builds (render/ovs.py makes its commands) ---
+@dataclass(frozen=True)
+class PatchPair:
+    """Two patch ports that must name each other as peer."""
+    bridge: str            # e.g. br-int
+    port: str              # e.g. patch-tun, on `bridge`
+    peer_bridge: str       # e.g. br-tun
+    peer: str              # e.g. patch-int, on `peer_bridge`
+
+
+@dataclass(frozen=True)
+class OvsLayout:
+    """What the agent makes on a node: br-int and br-tun (fail_mode secure), the operator's
+    physical bridges (bridge_mappings, e.g. br-ex), the patch pairs joining them to br-int,
+    and one tunnel port per other endpoint."""
+    host: str
+    integration_bridge: str
+    tunnel_bridge: str | None              # None: the site has no tunnel types
+    physical_bridges: tuple[str, ...]      # bridge_mappings targets (br-ex)
+    patches: tuple[PatchPair, ...]
+    tunnels: tuple[VxlanPort, ...]
+    tunnel_type: str
+    udp_port: int
+
+    @property
+    def bridges(self) -> tuple[str, ...]:
+        out = [self.integration_bridge]
+        if self.tunnel_bridge:
+            out.append(self.tunnel_bridge)
+        return (*out, *self.physical_bridges)
+
+    def patch_named(self, port: str) -> PatchPair | None:
+        return next((p for p in self.patches if p.port == port), None)
+
+
+def _short(name: str) -> str:
+    # Neutron's int-/phy- names are cut to 15 characters (IFNAMSIZ - 1), as here
+    return name[:15]
+
+
+def physical_bridges(site: Site, host: str) -> dict[str, str]:
+    """physnet -> bridge: where the external network leaves this node (bridge_mappings)."""
+    if site.openstack is None or "ovs_agent" not in site.hosts[host].roles:
+        return {}
+    return {site.openstack.external_network.physical_network: site.overlay.external_bridge}
+
+
+def ovs_layout(site: Site, host: str) -> OvsLayout:
+    ov = site.overlay
+    tunnels = bool(ov.tunnel_types)
+    patches = []
+    if tunnels:
+        patches.append(PatchPair(ov.integration_bridge, "patch-tun", ov.tunnel_bridge,
+                                 "patch-int"))
+        patches.append(PatchPair(ov.tunnel_bridge, "patch-int", ov.integration_bridge,
+                                 "patch-tun"))
+    phys = tuple(physical_bridges(site, host).values())
+    for br in phys:
+        patches.append(PatchPair(ov.integration_bridge, _short(f"int-{br}"), br,
+                                 _short(f"phy-{br}")))
+        patches.append(PatchPair(br, _short(f"phy-{br}"), ov.integration_bridge,
+                                 _short(f"int-{br}")))
+    return OvsLayout(host=host, integration_bridge=ov.integration_bridge,
+                     tunnel_bridge=ov.tunnel_bridge if tunnels else None,
+                     physical_bridges=phys, patches=tuple(patches),
+                     tunnels=tuple(vxlan_mesh(site, host)) if tunnels else (),
+                     tunnel_type=ov.tunnel_types[0], udp_port=ov.udp_port)
+
+
 def message_bus(site: Site, host: str) -> set[str]:
     """Addresses under which `host`'s Neutron agent may name the OpenStack message bus: the
     controller's (where RabbitMQ runs), and loopback on the controller itself."""
@@ -297,6 +366,62 @@ def time_intent(site: Site, host: str) -> TimeIntent | None:
     if host == site.time.server:
         return TimeIntent(server=None, serves=True)
     return TimeIntent(server=site.time.server, serves=False)
+
+
+# --- Kubernetes nodes (render/kubelet.py writes their files) ---------------------------------
+KUBE_API_PORT = 6443               # kubeadm's API server port, when the inventory names none
+
+
+@dataclass(frozen=True)
+class KubeletIntent:
+    host: str
+    node: str
+    node_ip: str                 # the inventory's internal_ip
+    control_plane: bool
+    on_lo: bool                  # the node IP is the instance's floating IP: held on lo
+
+    @property
+    def joins(self) -> bool:
+        """A worker: joined with `kubeadm join` and a JoinConfiguration."""
+        return not self.control_plane
+
+
+def kubelet_intent(site: Site, host: str) -> KubeletIntent | None:
+    if site.kubernetes is None:
+        return None
+    node = next((n for n in site.kubernetes.nodes if n.host == host), None)
+    if node is None:
+        return None
+    h = site.hosts[host]
+    fip = h.floating_ip if h.kind == "instance" else None
+    return KubeletIntent(host=host, node=node.name, node_ip=str(node.internal_ip),
+                         control_plane="kube_control_plane" in h.roles,
+                         on_lo=fip is not None and fip == node.internal_ip)
+
+
+def kube_node_hosts(site: Site) -> list[str]:
+    """Inventory hosts that run a Kubernetes node."""
+    if site.kubernetes is None:
+        return []
+    return [n.host for n in site.kubernetes.nodes if n.host is not None and n.host in site.hosts]
+
+
+def floating_node_ip_hosts(site: Site) -> list[str]:
+    """Hosts whose node IP is their floating IP (it must sit on lo, re-added at boot)."""
+    return [h for h in kube_node_hosts(site) if kubelet_intent(site, h).on_lo]
+
+
+def api_endpoint(site: Site) -> str:
+    """host:port of the API server the workers join (the inventory's, else the first
+    control-plane host's address on the standard port)."""
+    k = site.kubernetes
+    if k.api_endpoint:
+        return k.api_endpoint
+    cp = next((h for h in kube_node_hosts(site) if kubelet_intent(site, h).control_plane), None)
+    if cp is None:
+        raise ValueError("kubernetes.api_endpoint is not set and no node runs on a host "
+                         "with role kube_control_plane")
+    return f"{site.address_of(cp)}:{KUBE_API_PORT}"
 
 
 def site_networks(site: Site) -> list[str]:

@@ -1,8 +1,8 @@
 """Which inventory hosts a `@role:<selector>` tag targets."""
 from __future__ import annotations
 
-from stackproof.expect import bgp_hosts, floating_ip_plumbing, iptables_rules
-from stackproof.render.kubelet import floating_node_ip_hosts, kube_node_hosts
+from stackproof.expect import (bgp_hosts, floating_ip_plumbing, floating_node_ip_hosts,
+                               iptables_rules, kube_node_hosts)
 from stackproof.site import ROLES, Site
 
 KINDS = {"physical", "guest", "instance"}

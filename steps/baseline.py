@@ -6,11 +6,10 @@ from pytest_bdd import then
 
 from stackproof.checks import baseline as checks
 from stackproof.checks import boot as after_boot
+from steps.common import then_ensures
 
 
-@then("the running hostname is the inventory name")
-def _hostname_runtime(site, remote, remedy):
-    remedy.ensure(lambda: checks.hostname_runtime(site, remote))
+then_ensures("the running hostname is the inventory name", checks.hostname_runtime)
 
 
 @then("/etc/hostname holds the inventory name")

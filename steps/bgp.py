@@ -7,6 +7,7 @@ from stackproof import report
 from stackproof.checks import bgp as checks
 from stackproof.checks import boot as after_boot
 from stackproof.checks import forwarding
+from steps.common import then_ensures
 
 
 def _with_diff(check, title: str):
@@ -23,14 +24,8 @@ def _with_diff(check, title: str):
     return run
 
 
-@then("/etc/frr/daemons enables bgpd")
-def _bgpd_enabled(site, remote, remedy):
-    remedy.ensure(lambda: checks.bgpd_enabled(site, remote))
-
-
-@then("FRR runs with watchfrr, zebra and bgpd")
-def _frr_running(site, remote, remedy):
-    remedy.ensure(lambda: checks.frr_running(site, remote))
+then_ensures("/etc/frr/daemons enables bgpd", checks.bgpd_enabled)
+then_ensures("FRR runs with watchfrr, zebra and bgpd", checks.frr_running)
 
 
 def _attach_kept(site, remote, source: str) -> None:
@@ -53,20 +48,11 @@ def _running_config(site, remote, remedy):
     _attach_kept(site, remote, "running")
 
 
-@then("every BGP neighbor the inventory expects is Established")
-def _established(site, remote, fleet, remedy):
-    remedy.ensure(lambda: checks.neighbors_established(site, remote, fleet.__getitem__))
-
-
-@then("every other BGP host's networks are kernel routes learned over BGP via that host's "
-      "underlay address")
-def _learned(site, remote, fleet, remedy):
-    remedy.ensure(lambda: checks.prefixes_learned(site, remote, fleet.__getitem__))
-
-
-@then("no static route overrides a prefix that BGP provides")
-def _no_static(site, remote, remedy):
-    remedy.ensure(lambda: checks.no_static_shadow(site, remote))
+then_ensures("every BGP neighbor the inventory expects is Established",
+             checks.neighbors_established, with_fleet=True)
+then_ensures("every other BGP host's networks are kernel routes learned over BGP via that "
+             "host's underlay address", checks.prefixes_learned, with_fleet=True)
+then_ensures("no static route overrides a prefix that BGP provides", checks.no_static_shadow)
 
 
 @then("the kernel forwards IPv4, and no sysctl file turns it off at boot")

@@ -6,12 +6,11 @@ import pytest
 from pytest_bdd import then
 
 from stackproof.checks import floating_ip as checks
-from steps.common import traced
+from steps.common import then_ensures, traced
 
 
-@then("every floating IP routed through this host has its /32 route towards the next hop")
-def _routes(site, remote, remedy):
-    remedy.ensure(lambda: checks.routes_in_place(site, remote))
+then_ensures("every floating IP routed through this host has its /32 route towards the "
+             "next hop", checks.routes_in_place)
 
 
 @then("those routes are kept for the next boot")
@@ -24,9 +23,8 @@ def _routes_persisted(site, remote, remedy, reboot_check):
     remedy.ensure(lambda: checks.routes_persisted(site, remote))
 
 
-@then("every floating IP of an instance on this compute node is on its external bridge")
-def _addresses(site, remote, remedy):
-    remedy.ensure(lambda: checks.addresses_in_place(site, remote))
+then_ensures("every floating IP of an instance on this compute node is on its external "
+             "bridge", checks.addresses_in_place)
 
 
 @then("every floating IP of the site answers a ping")

@@ -7,10 +7,10 @@ from typing import Callable
 import pytest
 from pytest_bdd import given, then
 
-from fixtures.kube import kube, kube_api  # noqa: F401  (fixtures used by these steps)
 from stackproof.checks import kubernetes as checks
 from stackproof.facts.kubernetes import KubeFacts, KubeUnavailable
 from stackproof.finding import Finding
+from steps.common import then_ensures
 
 
 def ensure_kube(remedy, kube: KubeFacts, check: Callable[[], Finding | None]) -> None:
@@ -60,14 +60,8 @@ def _schedulable(site, kube, remedy, target):
         ensure_kube(remedy, kube, lambda node=node: checks.schedulable(site, kube, node))
 
 
-@then("kubelet is given the floating IP as node-ip")
-def _join_node_ip(site, remote, remedy):
-    remedy.ensure(lambda: checks.join_config_node_ip(site, remote))
-
-
-@then("the floating IP is on lo as a /32")
-def _ip_on_lo(site, remote, remedy):
-    remedy.ensure(lambda: checks.node_ip_on_lo(site, remote))
+then_ensures("kubelet is given the floating IP as node-ip", checks.join_config_node_ip)
+then_ensures("the floating IP is on lo as a /32", checks.node_ip_on_lo)
 
 
 @then("add-kubelet-ip.service re-adds it at boot")
@@ -79,9 +73,7 @@ def _unit_file(site, remote, remedy, reboot_check):
     remedy.ensure(lambda: checks.unit_file_ok(site, remote))
 
 
-@then("add-kubelet-ip.service is enabled")
-def _unit_enabled(site, remote, remedy):
-    remedy.ensure(lambda: checks.unit_enabled(site, remote))
+then_ensures("add-kubelet-ip.service is enabled", checks.unit_enabled)
 
 
 # --- maintenance -----------------------------------------------------------------------------

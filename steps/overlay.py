@@ -5,36 +5,17 @@ from __future__ import annotations
 from pytest_bdd import then
 
 from stackproof.checks import overlay as checks
+from steps.common import then_ensures
 
-
-@then("Open vSwitch answers")
-def _ovs_answers(site, remote, remedy):
-    remedy.ensure(lambda: checks.ovs_answers(site, remote))
-
-
-@then("openvswitch_agent.ini sets local_ip, tunnel_bridge and tunnel_types from the inventory")
-def _ini_tunnels(site, remote, remedy):
-    remedy.ensure(lambda: checks.agent_ini_tunnels(site, remote))
-
-
-@then("openvswitch_agent.ini enables l2_population")
-def _ini_l2pop(site, remote, remedy):
-    remedy.ensure(lambda: checks.agent_ini_l2_population(site, remote))
-
-
-@then("the tunnel bridge exists next to the integration bridge")
-def _tunnel_bridge(site, remote, remedy):
-    remedy.ensure(lambda: checks.tunnel_bridge_exists(site, remote))
-
-
-@then("the patch ports of the integration and tunnel bridges name each other as peers")
-def _patch_peers(site, remote, remedy):
-    remedy.ensure(lambda: checks.patch_ports_peer(site, remote))
-
-
-@then("no Open vSwitch interface reports an error")
-def _no_errors(site, remote, remedy):
-    remedy.ensure(lambda: checks.no_interface_errors(site, remote))
+then_ensures("Open vSwitch answers", checks.ovs_answers)
+then_ensures("openvswitch_agent.ini sets local_ip, tunnel_bridge and tunnel_types from the "
+             "inventory", checks.agent_ini_tunnels)
+then_ensures("openvswitch_agent.ini enables l2_population", checks.agent_ini_l2_population)
+then_ensures("the tunnel bridge exists next to the integration bridge",
+             checks.tunnel_bridge_exists)
+then_ensures("the patch ports of the integration and tunnel bridges name each other as peers",
+             checks.patch_ports_peer)
+then_ensures("no Open vSwitch interface reports an error", checks.no_interface_errors)
 
 
 @then("every overlay endpoint Neutron tunnels to has exactly one VXLAN port with this "

@@ -15,7 +15,8 @@ from typing import Callable
 from stackproof import prefetch
 from stackproof.expect import LearnedPrefix, bgp_intent, learned_prefixes
 from stackproof.facts import frr as facts
-from stackproof.facts.frr import BGP_DAEMONS, DAEMONS_FILE, FRR_CONF, KernelRoute
+from stackproof.facts.frr import BGP_DAEMONS, DAEMONS_FILE, FRR_CONF
+from stackproof.facts.routes import KernelRoute, kernel_routes
 from stackproof.finding import Cause, Finding
 from stackproof.remote import HostUnreachable, Remote
 from stackproof.render.frr import normalize_running_config, render_frr_conf
@@ -366,13 +367,6 @@ def neighbors_established(site: Site, remote: Remote, peers: Peers | None = None
 
 
 # --- routes --------------------------------------------------------------------------------
-def _route_text(r: KernelRoute) -> str:
-    via = " ".join(f"via {g}" for g in r.gateways)
-    parts = [r.dst, via, f"dev {r.dev}" if r.dev else "", f"proto {r.protocol}",
-             f"metric {r.metric}" if r.metric is not None else ""]
-    return " ".join(p for p in parts if p)
-
-
 def _by_dst(routes) -> dict[str, list[KernelRoute]]:
     out: dict[str, list[KernelRoute]] = {}
     for r in routes:
@@ -388,7 +382,7 @@ def _shadow_params(routes: list[KernelRoute]) -> dict:
 def static_shadows(site: Site, remote: Remote) -> list[KernelRoute]:
     """Kernel routes other than BGP's and the interfaces' own for a prefix BGP provides."""
     wanted = {p.prefix for p in learned_prefixes(site, remote.name)}
-    return [r for r in facts.kernel_routes(remote)
+    return [r for r in kernel_routes(remote)
             if r.dst in wanted and r.protocol not in NOT_SHADOWS]
 
 
@@ -397,7 +391,7 @@ def no_static_shadow(site: Site, remote: Remote) -> Finding | None:
     if not shadows:
         return None
     origin = {p.prefix: p for p in learned_prefixes(site, remote.name)}
-    listed = "; ".join(f"`{_route_text(r)}` (BGP provides it from {origin[r.dst].origin})"
+    listed = "; ".join(f"`{r.text()}` (BGP provides it from {origin[r.dst].origin})"
                        for r in shadows)
     return Finding("static_route", remote.name,
                    f"static routes override prefixes BGP provides (zebra prefers a kernel "
@@ -411,7 +405,7 @@ def prefixes_learned(site: Site, remote: Remote, peers: Peers | None = None
     want = learned_prefixes(site, host)
     if not want:
         return None
-    routes = _by_dst(facts.kernel_routes(remote))
+    routes = _by_dst(kernel_routes(remote))
     bad: list[LearnedPrefix] = [
         p for p in want
         if not any(r.protocol == "bgp" and p.via in r.gateways for r in routes.get(p.prefix, []))]
@@ -421,7 +415,7 @@ def prefixes_learned(site: Site, remote: Remote, peers: Peers | None = None
     for p in bad:
         have = routes.get(p.prefix, [])
         lines.append(f"{p.prefix} from {p.origin} is not a BGP route via {p.via}; the kernel "
-                     f"has {', '.join(f'`{_route_text(r)}`' for r in have) or 'no route'}")
+                     f"has {', '.join(f'`{r.text()}`' for r in have) or 'no route'}")
     message = "; ".join(lines)
     seen = {"expected": [asdict(p) for p in bad],
             "kernel routes": {p.prefix: [asdict(r) for r in routes.get(p.prefix, [])]
@@ -498,7 +492,7 @@ def _not_connected(site: Site, peers: Peers | None, prefixes: list[LearnedPrefix
     out = []
     for p in prefixes:
         try:
-            routes = facts.kernel_routes(peers(p.origin))
+            routes = kernel_routes(peers(p.origin))
         except HostUnreachable:
             continue
         if not any(r.dst == p.prefix and r.protocol == "kernel" for r in routes):

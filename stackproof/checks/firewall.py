@@ -11,15 +11,16 @@ scenario: every expected rule must be in the file loaded at boot.
 """
 from __future__ import annotations
 
-import shlex
 from dataclasses import asdict, dataclass
 
 from stackproof.expect import IptablesRule, iptables_rules
 from stackproof.facts import firewall as facts
-from stackproof.facts.firewall import BLOCKING_TARGETS as BLOCKING, Rule, Ruleset
+from stackproof.facts.firewall import BLOCKING_TARGETS as BLOCKING, RuleState, Ruleset, \
+    evaluate
 from stackproof.osfamily import profile
 from stackproof.finding import Finding
 from stackproof.remote import Remote
+from stackproof.render.firewall import command
 from stackproof.site import Site
 
 LIBVIRT_CHAINS = ("LIBVIRT_FWI", "LIBVIRT_FWO")
@@ -40,56 +41,6 @@ def family_of(site: Site, rule: IptablesRule) -> str:
 def expected_rules(site: Site, host: str, family: str | None = None) -> list[IptablesRule]:
     rules = iptables_rules(site, host)
     return rules if family is None else [r for r in rules if family_of(site, r) == family]
-
-
-def command(rule: IptablesRule, position: int | None = 1, quote: bool = False,
-            action: str | None = None, wait: bool = False) -> str:
-    """The rule as an operator types it: `iptables [-t T] -I CHAIN 1 <spec>` when it must come
-    first, `-A` otherwise (or `action`: -C, -D). `quote=True` shell-quotes every word and
-    `wait=True` adds `-w` (wait for the xtables lock): what a plan runs."""
-    words = shlex.split(rule.spec)
-    spec = " ".join(shlex.quote(w) for w in words) if quote else rule.spec
-    table = "" if rule.table == "filter" else f"-t {shlex.quote(rule.table)} "
-    chain = shlex.quote(rule.chain) if quote else rule.chain
-    if action is None:
-        action = "-I" if rule.first else "-A"
-    where = f" {position}" if action == "-I" and position is not None else ""
-    lock = "-w " if wait else ""
-    return f"iptables {lock}{table}{action} {chain}{where} {spec}"
-
-
-@dataclass(frozen=True)
-class RuleState:
-    """Where one expected rule stands in a ruleset."""
-    rule: IptablesRule
-    chain_exists: bool
-    positions: tuple[int, ...]
-    blocker: Rule | None           # the first rule that can reject, when `first` is violated
-
-    @property
-    def missing(self) -> bool:
-        return self.chain_exists and not self.positions
-
-    @property
-    def misplaced(self) -> bool:
-        return self.blocker is not None
-
-    @property
-    def ok(self) -> bool:
-        return self.chain_exists and bool(self.positions) and self.blocker is None
-
-
-def evaluate(ruleset: Ruleset, rule: IptablesRule) -> RuleState:
-    chain = ruleset.chain(rule.table, rule.chain)
-    if chain is None:
-        return RuleState(rule, False, (), None)
-    positions = tuple(chain.positions(rule.spec))
-    blocker = None
-    if rule.first and positions:
-        first_block = ruleset.first_blocking(rule.table, rule.chain)
-        if first_block is not None and min(positions) > first_block.position:
-            blocker = first_block
-    return RuleState(rule, True, positions, blocker)
 
 
 def _listings(ruleset: Ruleset, states: list[RuleState]) -> dict[str, list[str] | str]:

@@ -50,18 +50,12 @@ def reach_hosts(site: Site) -> dict[str, str]:
     return {p.floating_ip: p.instance for p in floating_ip_plumbing(site)}
 
 
-def _route_text(r: facts.KernelRoute) -> str:
-    via = " ".join(f"via {g}" for g in r.gateways)
-    return " ".join(x for x in (r.dst, via, f"dev {r.dev}" if r.dev else "",
-                                f"proto {r.protocol}") if x)
-
-
 def _instead(routes, hop: FipRoute) -> str:
     """What the kernel does with the packet without the /32: the report's two symptoms."""
     cover = facts.covering_route(routes, hop.floating_ip)
     if cover is None:
         return "no route covers it at all"
-    text = f"it follows `{_route_text(cover)}`"
+    text = f"it follows `{cover.text(metric=False)}`"
     if not cover.gateways:
         return (f"{text}: the host ARPs for it on {cover.dev} and answers "
                 f"Destination Host Unreachable")
@@ -83,7 +77,7 @@ def routes_in_place(site: Site, remote: Remote) -> Finding | None:
         bad.append(hop)
         if present:
             problems.append(f"{hop.route.prefix} (floating IP of {hop.instance}) goes "
-                            f"`{'; '.join(_route_text(r) for r in present)}`, expected via "
+                            f"`{'; '.join(r.text(metric=False) for r in present)}`, expected via "
                             f"{hop.route.via}")
         else:
             problems.append(f"no route for {hop.route.prefix} (floating IP of {hop.instance})"

@@ -16,9 +16,6 @@ from stackproof.remedy import Finding
 from stackproof.remote import Remote
 from stackproof.site import Site
 
-# The sysctl file the ip_forward remediation owns (one key, nothing else).
-OUR_FILE = "/etc/sysctl.d/90-stackproof-ip-forward.conf"
-
 
 def switched_on_at_boot_by_role(site: Site, host: str) -> bool:
     """A hypervisor's libvirt turns forwarding on when it starts its NAT networks."""
@@ -45,7 +42,7 @@ def forwarding_on(site: Site, remote: Remote) -> Finding | None:
         problems.append("cannot read " + ", ".join(f.unreadable))
     if not problems:
         return None
-    later = [asdict(s) for s in f.after(OUR_FILE) if s.value != "1"]
+    later = [asdict(s) for s in f.after(fwd.OUR_FILE) if s.value != "1"]
     return Finding("ip_forward", remote.name, "; ".join(problems),
                    {"runtime_on": f.on, "conflicts": later},
-                   {"forwarding": asdict(f), "owned file": OUR_FILE})
+                   {"forwarding": asdict(f), "owned file": fwd.OUR_FILE})

@@ -5,16 +5,18 @@ Remediation ids:
   kube_join_config   kubelet given the inventory's node IP (JoinConfiguration + flags)
   kube_uncordon      a node the inventory says takes workloads is cordoned
   kube_drain         (maintenance) cordon and drain a node before it goes down
-  kube_node_ready    NotReady for a reason the suite cannot fix: the plan says where to look
+  kube_node_ready    NotReady for a reason the suite cannot fix: the message says where to look
 """
 from __future__ import annotations
 
 import re
 from dataclasses import asdict
 
+from stackproof.expect import KubeletIntent, kubelet_intent
 from stackproof.facts import kubelet as kf
 from stackproof.facts.kubernetes import KubeFacts, NodeFact
 from stackproof.finding import Finding
+from stackproof.osfamily import profile
 from stackproof.remote import Remote
 from stackproof.render import kubelet as rk
 from stackproof.site import KubeNode, Site
@@ -58,16 +60,27 @@ def ready(site: Site, kube: KubeFacts, node: KubeNode) -> Finding | None:
            f"(Ready={got.ready or 'missing'}): {got.ready_reason}: {got.ready_message}")
     expected = str(node.internal_ip)
     missing = NODE_IP_NOT_FOUND.search(got.ready_message)
-    intent = rk.kubelet_intent(site, node.host) if node.host else None
+    intent = kubelet_intent(site, node.host) if node.host else None
     if missing and missing.group(1) == expected and intent is not None and intent.on_lo:
         return Finding("kubelet_ip_lo", _where(node), msg + f" -- the floating IP {expected} "
                        "must be on lo", _params(site, node), _node_facts(got))
     if missing or got.internal_ip != expected:
         return Finding("kube_join_config", _where(node), msg + f" -- kubelet must be given "
                        f"node-ip {expected}", _params(site, node), _node_facts(got))
-    return Finding("kube_node_ready", _where(node), msg,
+    return Finding("kube_node_ready", _where(node), msg + _where_to_look(site, node),
                    {**_params(site, node), "reason": got.ready_reason,
                     "message": got.ready_message}, _node_facts(got))
+
+
+def _where_to_look(site: Site, node: KubeNode) -> str:
+    """For a NotReady without a known fix: where kubelet says why, on the node's host."""
+    if not node.host or node.host not in site.hosts:
+        return f" -- node {node.name} runs on no inventory host: look at its kubelet by hand"
+    os = profile(site, node.host)
+    logs = ("journalctl -u kubelet --since -15min --no-pager | tail -n 50"
+            if os.init == "systemd" else "tail -n 50 /var/log/kubelet.log")
+    return (f" -- no known fix; look on {node.host}: `{os.service('kubelet', 'status')}` "
+            f"and `{logs}`")
 
 
 def internal_ip(site: Site, kube: KubeFacts, node: KubeNode) -> Finding | None:
@@ -95,14 +108,14 @@ def schedulable(site: Site, kube: KubeFacts, node: KubeNode) -> Finding | None:
 
 
 # --- the host side of a node whose IP is its floating IP -----------------------------------
-def _intent(site: Site, remote: Remote) -> rk.KubeletIntent:
-    intent = rk.kubelet_intent(site, remote.name)
+def _intent(site: Site, remote: Remote) -> KubeletIntent:
+    intent = kubelet_intent(site, remote.name)
     if intent is None:
         raise ValueError(f"{remote.name} runs no inventory Kubernetes node")
     return intent
 
 
-def _lo_finding(intent: rk.KubeletIntent, message: str, facts: dict) -> Finding:
+def _lo_finding(intent: KubeletIntent, message: str, facts: dict) -> Finding:
     return Finding("kubelet_ip_lo", intent.host, message,
                    {"node": intent.node, "host": intent.host, "node_ip": intent.node_ip},
                    facts)
@@ -121,35 +134,10 @@ def node_ip_on_lo(site: Site, remote: Remote) -> Finding | None:
     return _lo_finding(intent, why, {"lo": have})
 
 
-def unit_problems(unit: kf.UnitFact, ip: str) -> list[str]:
-    """What add-kubelet-ip.service gets wrong, one line each (none: it re-adds the IP)."""
-    if not unit.present:
-        return [f"{unit.path} is missing"]
-    cidr = f"{ip}/32"
-    out = []
-    if unit.values("Service", "Type") != ["oneshot"]:
-        out.append(f"Type is {unit.values('Service', 'Type') or 'unset'}, not oneshot")
-    for key in ("After", "Wants"):
-        if "network-online.target" not in unit.words("Unit", key):
-            out.append(f"{key}= lacks network-online.target")
-    starts = unit.values("Service", "ExecStart")
-    if not any(kf.is_ip_addr_command(v, "add", cidr, "lo") for v in starts):
-        out.append(f"no ExecStart=ip addr add {cidr} dev lo (has {starts or 'none'})")
-    stops = unit.values("Service", "ExecStop")
-    if not any(kf.is_ip_addr_command(v, "del", cidr, "lo") for v in stops):
-        out.append(f"no ExecStop=ip addr del {cidr} dev lo (has {stops or 'none'})")
-    remain = unit.values("Service", "RemainAfterExit")
-    if not remain or remain[-1].lower() not in ("yes", "true", "1", "on"):
-        out.append("RemainAfterExit is not yes")
-    if "multi-user.target" not in unit.words("Install", "WantedBy"):
-        out.append("WantedBy= lacks multi-user.target")
-    return out
-
-
 def unit_file_ok(site: Site, remote: Remote) -> Finding | None:
     intent = _intent(site, remote)
     unit = kf.unit_file(remote)
-    problems = unit_problems(unit, intent.node_ip)
+    problems = kf.unit_problems(unit, intent.node_ip)
     if not problems:
         return None
     return _lo_finding(intent, f"{rk.UNIT_NAME} would not re-add {intent.node_ip} at boot: "

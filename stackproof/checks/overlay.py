@@ -1,6 +1,6 @@
 """Overlay checks: Open vSwitch state and the OVS agent's ini against the site -> Finding.
 
-Expectations come from stackproof.render.ovs.ovs_layout (bridges, patch pairs),
+Expectations come from stackproof.expect.ovs_layout (bridges, patch pairs),
 stackproof.expect.vxlan_tunnels (the tunnels Neutron's agent builds: a full mesh, or with
 l2_population those the port bindings call for) and stackproof.render.neutron.
 required_options.
@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from stackproof.expect import vxlan_tunnels
+from stackproof.expect import OvsLayout, ovs_layout, vxlan_tunnels
 from stackproof.facts import ovs as facts
 from stackproof.facts.ovs import OvsState
 from stackproof.finding import Finding
 from stackproof.remote import Remote
 from stackproof.render.neutron import AGENT_INI, required_options
-from stackproof.render.ovs import OvsLayout, ovs_layout
 from stackproof.site import Site
 
 TRUE = {"true", "1", "yes", "on", "t", "y"}          # oslo.config's boolean spellings

@@ -75,6 +75,12 @@ def run_ok(remote: Remote, command: str, what: str = "") -> str:
     return res.stdout
 
 
+def json_int(value) -> int | None:
+    """An integer field of a command's JSON, None when absent or not an integer (JSON's
+    true/false are Python ints: not taken for numbers)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def run_json(remote: Remote, command: str, what: str = "") -> Any:
     out = run_ok(remote, command, what)
     try:

@@ -9,9 +9,13 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from stackproof.facts import FactError, fact
 from stackproof.remote import Remote
+
+if TYPE_CHECKING:
+    from stackproof.expect import IptablesRule
 
 # The built-in chains of each table, in iptables-save's order: a table that iptables-save
 # does not list (nft creates tables on first use) still has them, empty, policy ACCEPT.
@@ -201,3 +205,37 @@ def saved_rules(remote: Remote, path: str) -> Ruleset:
     if not res.ok:
         raise FactError(remote.name, res, f"read {path}")
     return parse_iptables_save(res.stdout, path)
+
+
+@dataclass(frozen=True)
+class RuleState:
+    """Where one expected rule stands in a ruleset."""
+    rule: IptablesRule
+    chain_exists: bool
+    positions: tuple[int, ...]
+    blocker: Rule | None           # the first rule that can reject, when `first` is violated
+
+    @property
+    def missing(self) -> bool:
+        return self.chain_exists and not self.positions
+
+    @property
+    def misplaced(self) -> bool:
+        return self.blocker is not None
+
+    @property
+    def ok(self) -> bool:
+        return self.chain_exists and bool(self.positions) and self.blocker is None
+
+
+def evaluate(ruleset: Ruleset, rule: IptablesRule) -> RuleState:
+    chain = ruleset.chain(rule.table, rule.chain)
+    if chain is None:
+        return RuleState(rule, False, (), None)
+    positions = tuple(chain.positions(rule.spec))
+    blocker = None
+    if rule.first and positions:
+        first_block = ruleset.first_blocking(rule.table, rule.chain)
+        if first_block is not None and min(positions) > first_block.position:
+            blocker = first_block
+    return RuleState(rule, True, positions, blocker)

@@ -22,6 +22,9 @@ PROC = "/proc/sys/net/ipv4/ip_forward"
 SYSCTL_DIRS = ("/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d",
                "/lib/sysctl.d")
 SYSCTL_CONF = "/etc/sysctl.conf"
+# The sysctl file the ip_forward remediation owns (one key, nothing else): a file read after
+# it overrides it at boot.
+OUR_FILE = "/etc/sysctl.d/90-stackproof-ip-forward.conf"
 # One line per fact: `runtime VALUE`, then `file PATH:LINE:TEXT` for every assignment of the
 # key (dotted or slashed spelling) in every sysctl file, and `unreadable PATH` when a file
 # cannot be read (a read failure is not "not set").

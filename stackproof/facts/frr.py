@@ -1,5 +1,6 @@
-"""FRR facts: the daemons file, FRR's processes, BGP neighbors, kernel routes, zebra's BGP
-routes, the running configuration and frr-reload.py's view of what differs from a file.
+"""FRR facts: the daemons file, FRR's processes, BGP neighbors, zebra's BGP routes, the
+running configuration and frr-reload.py's view of what differs from a file. The kernel's
+routes (where zebra installs BGP's) are stackproof.facts.routes'.
 
 One remote command per fact, cached per host per run (`@fact`). The parsers are plain
 functions of the command output so they can be tested on captured real outputs
@@ -12,9 +13,9 @@ import secrets
 import shlex
 from dataclasses import dataclass, field
 
-from stackproof.facts import fact, run_ok
+from stackproof.facts import fact, json_int
 from stackproof.remote import Remote
-from stackproof.render.frr import bgpd_enabled, normalize_running_config
+from stackproof.render.frr import BGPD_LINE, normalize_running_config
 
 DAEMONS_FILE = "/etc/frr/daemons"
 FRR_CONF = "/etc/frr/frr.conf"
@@ -37,7 +38,6 @@ PROCESSES_CMD = (
     "e=$(ps -o etimes= -p \"$p\" 2>/dev/null | tr -d ' '); "
     "echo \"${f%.pid} $p ${c:--} ${s:--} ${e:--}\"; done")
 NEIGHBORS_CMD = "vtysh -c 'show bgp neighbors json'"
-KERNEL_ROUTES_CMD = "ip -j -4 route show table main"
 BGP_RIB_CMD = "vtysh -c 'show ip route bgp json'"
 RUNNING_CONFIG_CMD = "vtysh -c 'show running-config'"
 CONFIG_FILE_CMD = f"cat {FRR_CONF}"
@@ -53,11 +53,6 @@ def find_reload_script() -> str:
 
 def _reload(action: str, word: str) -> str:
     return f"{find_reload_script()}; \"$R\" --{action} {word}"
-
-
-def reload_command(path: str = FRR_CONF) -> str:
-    """Apply `path` to the running daemons (only the differences)."""
-    return _reload("reload", shlex.quote(path))
 
 
 def reload_test_command(path: str, running: str | None = None) -> str:
@@ -141,16 +136,6 @@ class Neighbors:
 
 
 @dataclass(frozen=True)
-class KernelRoute:
-    dst: str                   # "a.b.c.d/len", "default", or a host address with /32
-    gateways: tuple[str, ...]  # one per next hop (ECMP routes have several)
-    dev: str | None
-    protocol: str              # kernel, boot, static, bgp, dhcp, ...
-    metric: int | None
-    scope: str | None = None
-
-
-@dataclass(frozen=True)
 class RibRoute:
     """One entry of zebra's RIB for a prefix (`show ip route bgp json`)."""
     prefix: str
@@ -206,6 +191,17 @@ class ConfigChange:
 
 
 # --- parsers -------------------------------------------------------------------------------
+def bgpd_enabled(daemons_text: str) -> bool | None:
+    """What /etc/frr/daemons says about bgpd: True, False, or None when it says nothing.
+    Like frrcommon.sh (which sources the file: the last line wins), anything but `no`, `0`
+    or empty enables the daemon."""
+    found = BGPD_LINE.findall(daemons_text)
+    if not found:
+        return None
+    value = found[-1].split("=", 1)[1].strip().strip("\"'")
+    return value not in ("", "no", "0")
+
+
 def parse_daemons(rc: int, text: str) -> DaemonsFile:
     if rc != 0:
         return DaemonsFile(False, None, "")
@@ -225,10 +221,6 @@ def parse_processes(text: str) -> FrrProcesses:
     return FrrProcesses(tuple(procs))
 
 
-def _int(value) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def parse_neighbors(rc: int, stdout: str, stderr: str = "") -> Neighbors:
     """`show bgp neighbors json`: {address: {...}}. vtysh says `bgpd is not running`
     (rc 1) when bgpd is down, `Exiting: failed to connect to any daemons.` when FRR is."""
@@ -243,34 +235,17 @@ def parse_neighbors(rc: int, stdout: str, stderr: str = "") -> Neighbors:
         if not isinstance(n, dict) or "bgpState" not in n:
             continue
         peers[addr] = Neighbor(
-            address=addr, state=n.get("bgpState", "?"), remote_as=_int(n.get("remoteAs")),
-            local_as=_int(n.get("localAs")), hostname=n.get("hostname"),
+            address=addr, state=n.get("bgpState", "?"),
+            remote_as=json_int(n.get("remoteAs")), local_as=json_int(n.get("localAs")),
+            hostname=n.get("hostname"),
             last_reset=n.get("lastResetDueTo"),
             last_notification=n.get("lastNotificationReason"),
             error_code=n.get("lastErrorCodeSubcode"),
-            connections_established=_int(n.get("connectionsEstablished")) or 0,
+            connections_established=json_int(n.get("connectionsEstablished")) or 0,
             update_source=n.get("updateSource"),
-            up_ms=_int(n.get("bgpTimerUpMsec")) if n.get("bgpState") == "Established" else None)
+            up_ms=json_int(n.get("bgpTimerUpMsec")) if n.get("bgpState") == "Established"
+            else None)
     return Neighbors(True, peers)
-
-
-def _dst(raw: str) -> str:
-    # `ip -j route` prints host routes without a length
-    return raw if raw == "default" or "/" in raw else f"{raw}/32"
-
-
-def parse_kernel_routes(text: str) -> tuple[KernelRoute, ...]:
-    """`ip -j -4 route show table main`. iproute2 leaves `protocol` out for proto boot (the
-    default of `ip route add`), so a missing protocol is `boot`."""
-    routes = []
-    for r in json.loads(text or "[]"):
-        gws = tuple(nh["gateway"] for nh in r.get("nexthops", []) if "gateway" in nh)
-        if "gateway" in r:
-            gws = (r["gateway"], *gws)
-        routes.append(KernelRoute(dst=_dst(r.get("dst", "")), gateways=gws, dev=r.get("dev"),
-                                  protocol=str(r.get("protocol", "boot")),
-                                  metric=_int(r.get("metric")), scope=r.get("scope")))
-    return tuple(routes)
 
 
 def parse_bgp_rib(rc: int, stdout: str) -> dict[str, tuple[RibRoute, ...]]:
@@ -280,7 +255,7 @@ def parse_bgp_rib(rc: int, stdout: str) -> dict[str, tuple[RibRoute, ...]]:
     for prefix, entries in (json.loads(stdout or "{}") or {}).items():
         out[prefix] = tuple(RibRoute(
             prefix=prefix, protocol=e.get("protocol", "?"), selected=bool(e.get("selected")),
-            installed=bool(e.get("installed")), distance=_int(e.get("distance")),
+            installed=bool(e.get("installed")), distance=json_int(e.get("distance")),
             nexthops=tuple(nh["ip"] for nh in e.get("nexthops", []) if "ip" in nh))
             for e in entries)
     return out
@@ -363,11 +338,6 @@ def processes(remote: Remote) -> FrrProcesses:
 def neighbors(remote: Remote) -> Neighbors:
     res = remote.run(NEIGHBORS_CMD)
     return parse_neighbors(res.rc, res.stdout, res.stderr)
-
-
-@fact
-def kernel_routes(remote: Remote) -> tuple[KernelRoute, ...]:
-    return parse_kernel_routes(run_ok(remote, KERNEL_ROUTES_CMD, "read the kernel routes"))
 
 
 @fact

@@ -1,6 +1,7 @@
 """Kubelet facts on a node's host, over SSH: the node-ip kubelet is given (kubeadm
-JoinConfiguration, kubeadm-flags.env, KUBELET_EXTRA_ARGS), the addresses on lo, and the
-add-kubelet-ip.service unit (content and whether it is enabled).
+JoinConfiguration, kubeadm-flags.env, KUBELET_EXTRA_ARGS), the addresses on lo (from the
+routes layer's address fact), and the add-kubelet-ip.service unit (content, what it gets
+wrong, and whether it is enabled).
 
 The JoinConfiguration carries the bootstrap token: it is parsed here and only what the
 checks need is kept (never the token, never the raw text).
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 
 import yaml
 
-from stackproof.facts import fact, read_file, run_json
+from stackproof.facts import fact, read_file
+from stackproof.facts.routes import addresses
 from stackproof.remote import Remote
 from stackproof.render import kubelet as rk
 
@@ -166,6 +168,32 @@ def is_ip_addr_command(value: str, action: str, cidr: str, dev: str) -> bool:
     return rest[i + 1] == dev and cidr in rest[:i] + rest[i + 2:]
 
 
+def unit_problems(unit: UnitFact, ip: str) -> list[str]:
+    """What add-kubelet-ip.service gets wrong, one line each (none: it re-adds the IP).
+    The check reports these and the remediation rewrites the unit when there are any."""
+    if not unit.present:
+        return [f"{unit.path} is missing"]
+    cidr = f"{ip}/32"
+    out = []
+    if unit.values("Service", "Type") != ["oneshot"]:
+        out.append(f"Type is {unit.values('Service', 'Type') or 'unset'}, not oneshot")
+    for key in ("After", "Wants"):
+        if "network-online.target" not in unit.words("Unit", key):
+            out.append(f"{key}= lacks network-online.target")
+    starts = unit.values("Service", "ExecStart")
+    if not any(is_ip_addr_command(v, "add", cidr, "lo") for v in starts):
+        out.append(f"no ExecStart=ip addr add {cidr} dev lo (has {starts or 'none'})")
+    stops = unit.values("Service", "ExecStop")
+    if not any(is_ip_addr_command(v, "del", cidr, "lo") for v in stops):
+        out.append(f"no ExecStop=ip addr del {cidr} dev lo (has {stops or 'none'})")
+    remain = unit.values("Service", "RemainAfterExit")
+    if not remain or remain[-1].lower() not in ("yes", "true", "1", "on"):
+        out.append("RemainAfterExit is not yes")
+    if "multi-user.target" not in unit.words("Install", "WantedBy"):
+        out.append("WantedBy= lacks multi-user.target")
+    return out
+
+
 # The secrets of a JoinConfiguration are blanked on the host, so they never cross the
 # connection (testinfra logs command output at DEBUG): bootstrap tokens and CA hashes.
 HIDDEN = "<hidden on the host>"
@@ -188,12 +216,10 @@ def kubelet_flags(remote: Remote, extra_path: str = "") -> KubeletFlagsFact:
     return parse_kubelet_flags(rk.KUBEADM_FLAGS, flags, extra_path, extra)
 
 
-@fact
 def lo_addresses(remote: Remote) -> list[str]:
-    """IPv4 addresses on lo, as address/prefix."""
-    links = run_json(remote, "ip -j -4 addr show dev lo", "read the addresses on lo") or []
-    return [f"{a['local']}/{a['prefixlen']}" for link in links
-            for a in link.get("addr_info", []) if "local" in a]
+    """IPv4 addresses on lo, as address/prefix. Taken from the host's addresses fact (one
+    query, cached there), so not a fact of its own."""
+    return [a.cidr for a in addresses(remote).on("lo")]
 
 
 @fact

@@ -1,10 +1,10 @@
 """Routing facts of a host: kernel routes, interface addresses, the routes kept for boot.
 
-Kernel routes (`ip -j -4 route show table main`) are the FRR layer's fact, re-exported here
-(one query, one cache entry, whichever layer asks first). Addresses come from `ip -j addr
+Kernel routes come from `ip -j -4 route show table main` (the BGP layer reads the same fact:
+one query, one cache entry, whichever layer asks first). Addresses come from `ip -j addr
 show` (every link, so a device without an IPv4 address is still seen to exist). The routes
 kept for boot are read from the OS family's files and from libvirt's network definitions
-(stackproof.render.routes says which keeps which).
+(stackproof.render.routes says which keeps which; stackproof.route_files reads them).
 """
 from __future__ import annotations
 
@@ -13,19 +13,52 @@ import json
 import shlex
 from dataclasses import dataclass
 
-from stackproof.facts import fact, run_ok
-from stackproof.facts.frr import KernelRoute, kernel_routes, parse_kernel_routes
+from stackproof.facts import fact, json_int, run_ok
 from stackproof.facts.libvirt import VIRSH
 from stackproof.remote import Remote
-from stackproof.render.routes import parse_libvirt_routes, parse_persisted, persist_globs
+from stackproof.render.routes import persist_globs
+from stackproof.route_files import parse_libvirt_routes, parse_persisted
 
-__all__ = ["KernelRoute", "kernel_routes", "parse_kernel_routes", "HostAddress", "Links",
-           "parse_addresses", "addresses", "covering_route", "PersistedRoutes",
-           "parse_route_files", "persisted_routes", "ADDR_CMD", "route_files_command",
-           "NetworkRoutes", "parse_network_routes", "network_routes", "network_xml_command"]
-
+KERNEL_ROUTES_CMD = "ip -j -4 route show table main"
 ADDR_CMD = "ip -j addr show"
 FILE_MARK = "@@stackproof-file "
+
+
+@dataclass(frozen=True)
+class KernelRoute:
+    dst: str                   # "a.b.c.d/len", "default", or a host address with /32
+    gateways: tuple[str, ...]  # one per next hop (ECMP routes have several)
+    dev: str | None
+    protocol: str              # kernel, boot, static, bgp, dhcp, ...
+    metric: int | None
+    scope: str | None = None
+
+    def text(self, metric: bool = True) -> str:
+        """The route as `ip route` prints it, for a finding's message (`metric=False`: where
+        only the path matters)."""
+        via = " ".join(f"via {g}" for g in self.gateways)
+        parts = [self.dst, via, f"dev {self.dev}" if self.dev else "", f"proto {self.protocol}",
+                 f"metric {self.metric}" if metric and self.metric is not None else ""]
+        return " ".join(p for p in parts if p)
+
+
+def _dst(raw: str) -> str:
+    # `ip -j route` prints host routes without a length
+    return raw if raw == "default" or "/" in raw else f"{raw}/32"
+
+
+def parse_kernel_routes(text: str) -> tuple[KernelRoute, ...]:
+    """`ip -j -4 route show table main`. iproute2 leaves `protocol` out for proto boot (the
+    default of `ip route add`), so a missing protocol is `boot`."""
+    routes = []
+    for r in json.loads(text or "[]"):
+        gws = tuple(nh["gateway"] for nh in r.get("nexthops", []) if "gateway" in nh)
+        if "gateway" in r:
+            gws = (r["gateway"], *gws)
+        routes.append(KernelRoute(dst=_dst(r.get("dst", "")), gateways=gws, dev=r.get("dev"),
+                                  protocol=str(r.get("protocol", "boot")),
+                                  metric=json_int(r.get("metric")), scope=r.get("scope")))
+    return tuple(routes)
 
 
 @dataclass(frozen=True)
@@ -106,6 +139,11 @@ def parse_route_files(family: str, output: str) -> PersistedRoutes:
     texts = {p: "\n".join(lines).rstrip("\n") + "\n" if lines else "" for p, lines in
              files.items()}
     return PersistedRoutes(texts, frozenset(parse_persisted(family, texts)))
+
+
+@fact
+def kernel_routes(remote: Remote) -> tuple[KernelRoute, ...]:
+    return parse_kernel_routes(run_ok(remote, KERNEL_ROUTES_CMD, "read the kernel routes"))
 
 
 @fact

@@ -85,7 +85,8 @@ def normalize_running_config(text: str) -> list[str]:
     return out
 
 
-_BGPD_LINE = re.compile(r"^bgpd=.*$", re.MULTILINE)
+# The line set_bgpd writes, and facts.frr.bgpd_enabled reads: one spelling for both.
+BGPD_LINE = re.compile(r"^bgpd=.*$", re.MULTILINE)
 
 
 def set_bgpd(daemons_text: str, enabled: bool) -> str:
@@ -93,21 +94,10 @@ def set_bgpd(daemons_text: str, enabled: bool) -> str:
     line untouched (every `bgpd=` line if there are several: the file is sourced by
     frrcommon.sh, the last one would win). Appends the setting when the file has none."""
     want = f"bgpd={'yes' if enabled else 'no'}"
-    if _BGPD_LINE.search(daemons_text):
-        return _BGPD_LINE.sub(want, daemons_text)
+    if BGPD_LINE.search(daemons_text):
+        return BGPD_LINE.sub(want, daemons_text)
     sep = "" if not daemons_text or daemons_text.endswith("\n") else "\n"
     return f"{daemons_text}{sep}{want}\n"
-
-
-def bgpd_enabled(daemons_text: str) -> bool | None:
-    """What /etc/frr/daemons says about bgpd: True, False, or None when it says nothing.
-    Like frrcommon.sh (which sources the file: the last line wins), anything but `no`, `0`
-    or empty enables the daemon."""
-    found = _BGPD_LINE.findall(daemons_text)
-    if not found:
-        return None
-    value = found[-1].split("=", 1)[1].strip().strip("\"'")
-    return value not in ("", "no", "0")
 
 
 def frr_service_command(action: str, os_family: str = "debian", init: str = "sysv") -> list[str]:

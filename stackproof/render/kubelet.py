@@ -1,5 +1,6 @@
 """What a Kubernetes node's host must carry so its kubelet registers with the intended node
-IP: derived from the site model, rendered as text. Nothing here reads or touches a host.
+IP, rendered as text (which node, which IP: stackproof.expect.kubelet_intent). Nothing here
+reads or touches a host.
 
 A worker whose node IP is its floating IP (the report's OpenStack instances) needs three
 things: kubelet told to use that IP (`node-ip` in the kubeadm JoinConfiguration, and so in
@@ -9,11 +10,8 @@ refuses a node IP that is on no interface), and a oneshot unit that puts it back
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
 
 import yaml
-
-from stackproof.site import Site
 
 JOIN_CONFIG = "/etc/kubernetes/join-config.yaml"
 KUBEADM_FLAGS = "/var/lib/kubelet/kubeadm-flags.env"
@@ -25,59 +23,6 @@ UNIT_LINK = f"{WANTS_DIR}/{UNIT_NAME}"
 IP_BIN = "/usr/sbin/ip"
 CRI_SOCKET = "unix:///var/run/crio/crio.sock"
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
-API_PORT = 6443
-
-
-@dataclass(frozen=True)
-class KubeletIntent:
-    host: str
-    node: str
-    node_ip: str                 # the inventory's internal_ip
-    control_plane: bool
-    on_lo: bool                  # the node IP is the instance's floating IP: held on lo
-
-    @property
-    def joins(self) -> bool:
-        """A worker: joined with `kubeadm join` and a JoinConfiguration."""
-        return not self.control_plane
-
-
-def kubelet_intent(site: Site, host: str) -> KubeletIntent | None:
-    if site.kubernetes is None:
-        return None
-    node = next((n for n in site.kubernetes.nodes if n.host == host), None)
-    if node is None:
-        return None
-    h = site.hosts[host]
-    fip = h.floating_ip if h.kind == "instance" else None
-    return KubeletIntent(host=host, node=node.name, node_ip=str(node.internal_ip),
-                         control_plane="kube_control_plane" in h.roles,
-                         on_lo=fip is not None and fip == node.internal_ip)
-
-
-def kube_node_hosts(site: Site) -> list[str]:
-    """Inventory hosts that run a Kubernetes node."""
-    if site.kubernetes is None:
-        return []
-    return [n.host for n in site.kubernetes.nodes if n.host is not None and n.host in site.hosts]
-
-
-def floating_node_ip_hosts(site: Site) -> list[str]:
-    """Hosts whose node IP is their floating IP (it must sit on lo, re-added at boot)."""
-    return [h for h in kube_node_hosts(site) if kubelet_intent(site, h).on_lo]
-
-
-def api_endpoint(site: Site) -> str:
-    """host:port of the API server the workers join (the inventory's, else the first
-    control-plane host's address on the standard port)."""
-    k = site.kubernetes
-    if k.api_endpoint:
-        return k.api_endpoint
-    cp = next((h for h in kube_node_hosts(site) if kubelet_intent(site, h).control_plane), None)
-    if cp is None:
-        raise ValueError("kubernetes.api_endpoint is not set and no node runs on a host "
-                         "with role kube_control_plane")
-    return f"{site.address_of(cp)}:{API_PORT}"
 
 
 def unit_text(ip: str) -> str:

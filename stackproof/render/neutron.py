@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 
-from stackproof.expect import overlay_endpoints
-from stackproof.render.ovs import DATAPATH, DEFAULT_VXLAN_PORT, physical_bridges
+from stackproof.expect import overlay_endpoints, physical_bridges
+from stackproof.render.ovs import DATAPATH, DEFAULT_VXLAN_PORT
 from stackproof.site import Site
 
 AGENT_INI = "/etc/neutron/plugins/ml2/openvswitch_agent.ini"

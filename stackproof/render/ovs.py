@@ -1,5 +1,5 @@
-"""The Open vSwitch layout the Neutron OVS agent builds on a node, and the `ovs-vsctl`
-commands that build it: pure functions of (site, host), no host access.
+"""The `ovs-vsctl` commands that build the Open vSwitch layout the Neutron OVS agent makes
+on a node (stackproof.expect.ovs_layout): pure functions, no host access.
 
 The agent (neutron/plugins/ml2/drivers/openvswitch/agent) makes, on every node:
   br-int  the integration bridge        fail_mode secure, datapath_type system
@@ -13,79 +13,12 @@ against it, and the remediations run the same commands (all idempotent: `--may-e
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
 
-from stackproof.expect import VxlanPort, overlay_endpoints, vxlan_mesh
-from stackproof.site import Site
+from stackproof.expect import OvsLayout, PatchPair, VxlanPort
 
 DATAPATH = "system"
 FAIL_MODE = "secure"
 DEFAULT_VXLAN_PORT = 4789
-
-
-@dataclass(frozen=True)
-class PatchPair:
-    """Two patch ports that must name each other as peer."""
-    bridge: str            # e.g. br-int
-    port: str              # e.g. patch-tun, on `bridge`
-    peer_bridge: str       # e.g. br-tun
-    peer: str              # e.g. patch-int, on `peer_bridge`
-
-
-@dataclass(frozen=True)
-class OvsLayout:
-    host: str
-    integration_bridge: str
-    tunnel_bridge: str | None              # None: the site has no tunnel types
-    physical_bridges: tuple[str, ...]      # bridge_mappings targets (br-ex)
-    patches: tuple[PatchPair, ...]
-    tunnels: tuple[VxlanPort, ...]
-    tunnel_type: str
-    udp_port: int
-
-    @property
-    def bridges(self) -> tuple[str, ...]:
-        out = [self.integration_bridge]
-        if self.tunnel_bridge:
-            out.append(self.tunnel_bridge)
-        return (*out, *self.physical_bridges)
-
-    def patch_named(self, port: str) -> PatchPair | None:
-        return next((p for p in self.patches if p.port == port), None)
-
-
-def _short(name: str) -> str:
-    # Neutron's int-/phy- names are cut to 15 characters (IFNAMSIZ - 1), as here
-    return name[:15]
-
-
-def physical_bridges(site: Site, host: str) -> dict[str, str]:
-    """physnet -> bridge: where the external network leaves this node (bridge_mappings)."""
-    if site.openstack is None or "ovs_agent" not in site.hosts[host].roles:
-        return {}
-    return {site.openstack.external_network.physical_network: site.overlay.external_bridge}
-
-
-def ovs_layout(site: Site, host: str) -> OvsLayout:
-    ov = site.overlay
-    tunnels = bool(ov.tunnel_types)
-    patches = []
-    if tunnels:
-        patches.append(PatchPair(ov.integration_bridge, "patch-tun", ov.tunnel_bridge,
-                                 "patch-int"))
-        patches.append(PatchPair(ov.tunnel_bridge, "patch-int", ov.integration_bridge,
-                                 "patch-tun"))
-    phys = tuple(physical_bridges(site, host).values())
-    for br in phys:
-        patches.append(PatchPair(ov.integration_bridge, _short(f"int-{br}"), br,
-                                 _short(f"phy-{br}")))
-        patches.append(PatchPair(br, _short(f"phy-{br}"), ov.integration_bridge,
-                                 _short(f"int-{br}")))
-    return OvsLayout(host=host, integration_bridge=ov.integration_bridge,
-                     tunnel_bridge=ov.tunnel_bridge if tunnels else None,
-                     physical_bridges=phys, patches=tuple(patches),
-                     tunnels=tuple(vxlan_mesh(site, host)) if tunnels else (),
-                     tunnel_type=ov.tunnel_types[0], udp_port=ov.udp_port)
 
 
 # --- ovs-vsctl commands (strings: they run over SSH and show in plans) ----------------------
@@ -139,8 +72,3 @@ def build_commands(layout: OvsLayout) -> list[list[str]]:
         cmds += ensure_tunnel(layout.tunnel_bridge, port, layout.tunnel_type, layout.udp_port)
     return cmds
 
-
-def endpoints(site: Site) -> dict[str, str]:
-    """Every tunnel endpoint of the site (host -> local_ip): what Neutron's server tells each
-    agent through tunnel_sync."""
-    return overlay_endpoints(site)

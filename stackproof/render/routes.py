@@ -13,7 +13,9 @@ file in interfaces.d: Debian's `source /etc/network/interfaces.d/*` would also r
 backups a remediation leaves next to it, stale routes included.
 
 Used by the floating-IP checks and remediation (stackproof/checks/floating_ip.py,
-remediations/fip_route.py) and by the lab, which builds the healthy site the same way.
+remediations/fip_route.py) and by the lab, which builds the healthy site the same way. The
+routes an existing file already keeps (so a merge adds none twice) are read with
+stackproof.route_files, the routing facts' reader too.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import re
 from dataclasses import dataclass
 
 from stackproof.expect import floating_ip_plumbing
+from stackproof.route_files import parse_libvirt_routes, parse_persisted
 from stackproof.site import Site
 
 RHEL_DIR = "/etc/sysconfig/network-scripts"
@@ -108,48 +111,6 @@ def route_line(family: str, r: StaticRoute) -> str:
     return f"    up ip route replace {r.prefix} via {r.via} dev {r.dev}"
 
 
-def _host_prefix(word: str) -> str:
-    return word if "/" in word else f"{word}/32"
-
-
-_DEBIAN_ROUTE = re.compile(
-    r"^\s*(?:up|post-up)\s+(?:\S*/)?ip\s+(?:-4\s+)?route\s+(?:add|replace|append)\s+(\S+)"
-    r"(?:\s+.*)?\s+via\s+(\S+)")
-_RHEL_KEY = re.compile(r"^(ADDRESS|NETMASK|GATEWAY)(\d+)=(.*)$")
-
-
-def parse_persisted(family: str, files: dict[str, str]) -> set[tuple[str, str]]:
-    """(prefix, gateway) of every route the files bring back at boot. RHEL: `route-<dev>`
-    lines in `ip route` syntax or the older ADDRESSn/NETMASKn/GATEWAYn keys; Debian:
-    `up|post-up ip route add|replace <prefix> ... via <gw>` lines. Comments are ignored."""
-    found: set[tuple[str, str]] = set()
-    for text in files.values():
-        keyed: dict[str, dict[str, str]] = {}
-        for raw in text.splitlines():
-            line = raw.split("#", 1)[0].rstrip()
-            if not line.strip():
-                continue
-            if family == "rhel":
-                m = _RHEL_KEY.match(line.strip())
-                if m:
-                    keyed.setdefault(m.group(2), {})[m.group(1)] = m.group(3).strip("\"'")
-                    continue
-                words = line.split()
-                if "via" in words[:-1]:
-                    found.add((_host_prefix(words[0]), words[words.index("via") + 1]))
-            else:
-                m = _DEBIAN_ROUTE.match(line)
-                if m:
-                    found.add((_host_prefix(m.group(1)), m.group(2)))
-        for k in keyed.values():
-            if {"ADDRESS", "GATEWAY"} <= set(k):
-                mask = k.get("NETMASK", "255.255.255.255")
-                plen = sum(bin(int(o)).count("1") for o in mask.split(".")) \
-                    if mask.count(".") == 3 else 32
-                found.add((f"{k['ADDRESS']}/{plen}", k["GATEWAY"]))
-    return found
-
-
 def render_persisted(family: str, existing: str | None, routes: list[StaticRoute]) -> str:
     """The file's new text with `routes` in it. RHEL: the operator's route-<dev> file with
     missing lines appended (nothing else changes). Debian: /etc/network/interfaces with
@@ -196,22 +157,6 @@ def render_persisted(family: str, existing: str | None, routes: list[StaticRoute
 
 
 # --- libvirt network definitions -----------------------------------------------------------
-def parse_libvirt_routes(xml_text: str) -> set[tuple[str, str]]:
-    """(prefix, gateway) of every IPv4 `<route>` of a network definition."""
-    import xml.etree.ElementTree as ET
-    if not xml_text.strip():
-        return set()
-    found = set()
-    for r in ET.fromstring(xml_text).findall("route"):
-        if r.get("family", "ipv4") != "ipv4" or not r.get("address") or not r.get("gateway"):
-            continue
-        plen = r.get("prefix")
-        if plen is None and r.get("netmask"):
-            plen = str(ipaddress.IPv4Network(f"0.0.0.0/{r.get('netmask')}").prefixlen)
-        found.add((f"{r.get('address')}/{plen or 32}", r.get("gateway")))
-    return found
-
-
 def libvirt_route_element(r: StaticRoute) -> str:
     address, _, plen = r.prefix.partition("/")
     return f"<route address='{address}' prefix='{plen or 32}' gateway='{r.via}'/>"

@@ -8,7 +8,7 @@ import shlex
 from stackproof_lab.faults import Fault, register
 from stackproof_lab.templates.bgp import frr_conf, learned_routes, peers, speakers
 
-# The sysctl file the suite's ip_forward fix writes (stackproof.checks.forwarding.OUR_FILE,
+# The sysctl file the suite's ip_forward fix writes (stackproof.facts.forwarding.OUR_FILE,
 # duplicated: the lab imports no check; tests/unit/test_lab_independence.py keeps them equal).
 FIX_SYSCTL_FILE = "/etc/sysctl.d/90-stackproof-ip-forward.conf"
 

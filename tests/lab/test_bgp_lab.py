@@ -384,7 +384,7 @@ def test_exact_mode_plan_is_destructive_and_needs_allow_destructive(seed_lab, tm
 
 def test_forwarding_fix_writes_only_its_own_sysctl_file(seed_lab, tmp_path):
     """ip_forward: sysctl -w and our own file; the frr.conf fix never touches forwarding."""
-    from stackproof.checks.forwarding import OUR_FILE
+    from stackproof.facts.forwarding import OUR_FILE
     from stackproof_lab import faults
     lab, site = seed_lab, load_site(seed_lab.inventory_path)
     a = bgp_hosts(site)[0]
@@ -449,7 +449,7 @@ def test_forwarding_set_only_at_runtime_dies_at_the_reboot_until_the_fix_keeps_i
         router_lab, tmp_path):
     """Issue 12's runtime-only sysctl: red from the files alone, red again after a real
     reboot (forwarding off), the fix survives the next reboot, and a last boot stays green."""
-    from stackproof.checks.forwarding import OUR_FILE
+    from stackproof.facts.forwarding import OUR_FILE
     from stackproof_lab import faults
     lab = router_lab
     host = faults.inject(lab, "ip-forward-runtime-only")

@@ -24,7 +24,7 @@ import time
 import pytest
 
 from stackproof_lab.kube import hook as kh
-from stackproof.render import kubelet as rk
+from stackproof.expect import kubelet_intent
 
 pytestmark = pytest.mark.lab
 
@@ -79,7 +79,7 @@ def poll(what: str, fn, deadline: float = DEADLINE):
 
 
 def node_of(lab, host: str) -> str:
-    return rk.kubelet_intent(lab.site, host).node
+    return kubelet_intent(lab.site, host).node
 
 
 def workers(lab) -> list[str]:

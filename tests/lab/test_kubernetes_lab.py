@@ -13,7 +13,7 @@ import json
 import pytest
 
 from stackproof_lab.kube import hook as kh
-from stackproof.render import kubelet as rk
+from stackproof.expect import floating_node_ip_hosts, kubelet_intent
 
 pytestmark = pytest.mark.lab
 
@@ -27,7 +27,7 @@ MAINTENANCE = "test_the_node_is_ready_to_shut_down"
 
 
 def node_of(lab, host: str) -> str:
-    return rk.kubelet_intent(lab.site, host).node
+    return kubelet_intent(lab.site, host).node
 
 
 def api_node(lab, name: str) -> dict:
@@ -65,7 +65,7 @@ def test_the_lab_serves_its_nodes_on_loopback(any_lab, run_suite):
 def test_fault_round_trips(any_lab, run_suite, fault, name, scenarios, remediation):
     host = fault(any_lab, name)
     if name == "kubelet-ip-off-lo":          # kubelet's own words, through the API
-        ip = rk.kubelet_intent(any_lab.site, host).node_ip
+        ip = kubelet_intent(any_lab.site, host).node_ip
         cond = ready_condition(api_node(any_lab, node_of(any_lab, host)))
         assert (cond["status"], cond["message"]) == (
             "False", f'failed to validate nodeIP: node IP: "{ip}" not found in the host\'s '
@@ -107,7 +107,7 @@ def emptydir_pods_on(lab, node: str) -> int:
 def test_maintenance_drains_a_worker_through_the_api(any_lab, run_suite, fault):
     # the worker that holds emptyDir pods now (an earlier drain on the shared lab may have
     # moved them all to one worker): draining it deletes their data, so it is destructive
-    host = max(rk.floating_node_ip_hosts(any_lab.site),
+    host = max(floating_node_ip_hosts(any_lab.site),
                key=lambda h: emptydir_pods_on(any_lab, node_of(any_lab, h)))
     node = node_of(any_lab, host)
     assert emptydir_pods_on(any_lab, node), f"no emptyDir pod on any worker of {any_lab}"

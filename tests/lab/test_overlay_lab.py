@@ -20,7 +20,7 @@ from pytest_bdd.scenario import make_python_name
 
 from stackproof_lab.daemons import ovs as labovs
 from stackproof_lab.daemons import ovs_real
-from stackproof.render.ovs import ovs_layout
+from stackproof.expect import ovs_layout
 
 ROOT = Path(__file__).resolve().parents[2]
 FEATURE = ROOT / "features" / "60_overlay.feature"

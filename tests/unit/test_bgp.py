@@ -11,10 +11,11 @@ import pytest
 from remediations import bgp_session, frr_config, frr_enable_bgpd, frr_running, static_route
 from stackproof.checks import bgp as checks
 from stackproof.facts import frr as facts
+from stackproof.facts.routes import parse_kernel_routes
 from stackproof.finding import Cause
 from stackproof.remedy import Context, Finding, Run, WriteFile, write_file_commands, write_names
 from stackproof.remote import CommandResult
-from stackproof.render.frr import bgpd_enabled, render_frr_conf, set_bgpd
+from stackproof.render.frr import render_frr_conf, set_bgpd
 from stackproof.site import parse_site
 from fakes import ReplayCache, stage_locally  # noqa: E402
 
@@ -94,7 +95,7 @@ def test_daemons_file_and_the_bgpd_transform():
     assert on.exists and on.bgpd is True
     assert off.bgpd is False
     fixed = set_bgpd(off.text, True)
-    assert bgpd_enabled(fixed) is True
+    assert facts.bgpd_enabled(fixed) is True
     changed = [(a, b) for a, b in zip(off.text.splitlines(), fixed.splitlines()) if a != b]
     assert changed == [("bgpd=no", "bgpd=yes")]          # every other line untouched
     assert facts.parse_daemons(1, "").exists is False
@@ -189,11 +190,11 @@ def test_vtysh_without_bgpd_or_without_any_daemon():
 
 
 def test_kernel_routes_bgp_and_a_static_route_without_protocol():
-    healthy = facts.parse_kernel_routes(text("healthy", A, "ip-route.json"))
+    healthy = parse_kernel_routes(text("healthy", A, "ip-route.json"))
     bgp = {r.dst: r for r in healthy if r.protocol == "bgp"}
     assert bgp["172.20.112.0/24"].gateways == ("10.10.10.2",)
     assert bgp["45.120.120.0/24"].gateways == ("10.10.10.3",)
-    shadowed = facts.parse_kernel_routes(text("static-shadow", A, "ip-route.json"))
+    shadowed = parse_kernel_routes(text("static-shadow", A, "ip-route.json"))
     route = next(r for r in shadowed if r.dst == "172.20.112.0/24")
     assert route.protocol == "boot"          # `ip -j` leaves out the default protocol
     assert route.gateways == ("10.10.10.2",) and route.metric is None
@@ -388,7 +389,7 @@ def test_enabled_daemons_file_passes_its_validation(tmp_path):
                      validate="sh -n {path}")
     names, stage, commit = stage_locally(step, tmp_path / "backups")
     assert subprocess.run(["sh", "-c", f"{stage} && {commit}"]).returncode == 0
-    assert bgpd_enabled(target.read_text()) is True
+    assert facts.bgpd_enabled(target.read_text()) is True
     assert open(names.backup).read() == text("bgpd-off", C, "daemons")
 
 
@@ -424,7 +425,7 @@ def test_config_plan_writes_validates_and_reloads(lab_site, tmp_path):
     assert running.path == frr_config.RELOAD_INPUT and running.validate == frr_config.VALIDATE
     assert "  redistribute connected" in running.content.splitlines()
     assert "  neighbor 10.10.10.2 next-hop-self" in running.content.splitlines()
-    assert f"( {facts.reload_command(frr_config.RELOAD_INPUT)} ) || service frr restart" \
+    assert f"( {frr_config.reload_command(frr_config.RELOAD_INPUT)} ) || service frr restart" \
         in load.command
     assert load.command.count(f"--reload {frr_config.RELOAD_INPUT}") == 1
     # without frr-reload.py (no frr-pythontools) the restart still applies the file, and
@@ -547,7 +548,7 @@ def test_session_plan_resets_idle_and_connecting_sessions(lab_site):
 
 
 def test_reload_commands_find_the_script_and_quote_the_file():
-    cmd = facts.reload_command("/etc/frr/my frr.conf")
+    cmd = frr_config.reload_command("/etc/frr/my frr.conf")
     assert cmd.endswith("\"$R\" --reload '/etc/frr/my frr.conf'")
     assert all(p in cmd for p in facts.RELOAD_SCRIPTS)
     res = subprocess.run(["sh", "-c", facts.find_reload_script().replace(

@@ -14,12 +14,15 @@ from pathlib import Path
 
 import pytest
 
+from remediations import _iptables as iptables_edit
 from remediations import iptables_rules as rules_fix
 from remediations import iptables_save as save_fix
 from stackproof.checks import firewall as checks
 from stackproof.expect import IptablesRule
 from stackproof.facts import firewall as facts
+from stackproof.facts import firewall as facts_fw
 from stackproof.facts.firewall import parse_iptables_save, render_iptables_save
+from stackproof.render import firewall as render_fw
 from stackproof.remedy import Context, Finding, Remedy, Run, WriteFile
 from stackproof.remote import CommandResult
 from stackproof.site import parse_site
@@ -64,7 +67,7 @@ class FakeRemote(ReplayCache):
             err = DATA / self.live.replace(".txt", ".stderr.txt")
             return CommandResult(command, 0, capture(self.live),
                                  err.read_text() if err.exists() else "")
-        if command == save_fix.PROBE:
+        if command == iptables_edit.PROBE:
             return CommandResult(command, 0, self.tools, "")
         if command.startswith("[ -e "):
             if self.saved is None:
@@ -326,9 +329,9 @@ def test_plan_inserts_missing_rules_in_intended_order_after_validation(seed_site
 def test_planned_state_passes_the_check(seed_site):
     live = parsed("compute-2-host.libvirt.txt")
     wanted = checks.expected_rules(seed_site, "compute-2-host")
-    after = rules_fix.apply_changes(live, rules_fix.changes(live, wanted))
-    assert all(checks.evaluate(after, r).ok for r in wanted)
-    assert rules_fix.changes(after, wanted) == []
+    after = iptables_edit.apply_changes(live, iptables_edit.changes(live, wanted))
+    assert all(facts_fw.evaluate(after, r).ok for r in wanted)
+    assert iptables_edit.changes(after, wanted) == []
     # the nat rules are appended after libvirt's jump, not inserted
     post = after.chain("nat", "POSTROUTING").listing()
     assert post[0] == "-A POSTROUTING -j LIBVIRT_PRT"
@@ -346,7 +349,7 @@ def test_plan_quotes_every_value(seed_site):
     odd = IptablesRule("filter", "INPUT",
                        '-p tcp -m tcp --dport 179 -m comment --comment "bgp; rm -rf /" -j ACCEPT',
                        True, "x")
-    cmd = checks.command(odd, quote=True, wait=True)
+    cmd = render_fw.command(odd, quote=True, wait=True)
     assert "'bgp; rm -rf /'" in cmd
     assert shlex.split(cmd) == ["iptables", "-w", "-I", "INPUT", "1", "-p", "tcp", "-m", "tcp",
                                 "--dport", "179", "-m", "comment", "--comment", "bgp; rm -rf /",
@@ -367,7 +370,7 @@ def test_plan_touches_only_missing_rules(seed_site):
 def test_no_command_for_rules_already_in_place(seed_site):
     live = parsed("openstack-host.report.txt")
     wanted = checks.expected_rules(seed_site, "openstack-host")
-    assert rules_fix.changes(live, wanted) == []
+    assert iptables_edit.changes(live, wanted) == []
     remote = FakeRemote("openstack-host", "openstack-host.report.txt")
     finding = Finding("iptables_rules", "openstack-host", "stale",
                       {"rules": [r.__dict__ for r in wanted]})
@@ -516,7 +519,7 @@ def test_remediation_against_real_iptables(seed_site, scratch_host, tmp_path):
     # real iptables now holds every rule ahead of libvirt's rejects, and the file has them
     host.invalidate()
     live = facts.live_rules(host)
-    assert all(checks.evaluate(live, r).ok for r in checks.expected_rules(seed_site, host.name))
+    assert all(facts_fw.evaluate(live, r).ok for r in checks.expected_rules(seed_site, host.name))
     saved = parse_iptables_save(host.run("cat /etc/sysconfig/iptables").stdout)
     assert saved.tables["filter"].chains["LIBVIRT_FWI"].listing()[:2] == [
         "-A LIBVIRT_FWI -s 10.10.10.0/24 -d 45.120.120.0/24 -j ACCEPT",
@@ -540,10 +543,10 @@ def test_validation_step_rejects_a_bad_rule_on_real_iptables(seed_site, scratch_
     bad = IptablesRule("filter", "INPUT", "-p udp -m nosuchmatch --dport 4789 -j ACCEPT", True,
                        "x")
     live = facts.live_rules(host)
-    step = rules_fix.validate_step(host.name, live, rules_fix.changes(live, [bad]))
+    step = iptables_edit.validate_step(host.name, live, iptables_edit.changes(live, [bad]))
     res = host.run(step.command)
     assert res.rc != 0 and "nosuchmatch" in res.stderr
     good = checks.expected_rules(seed_site, "compute2")
-    ok = rules_fix.validate_step(host.name, live, rules_fix.changes(live, good))
+    ok = iptables_edit.validate_step(host.name, live, iptables_edit.changes(live, good))
     assert host.run(ok.command).rc == 0
     assert host.run("iptables-save").stdout == ""          # --test committed nothing

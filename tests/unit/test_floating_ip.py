@@ -15,8 +15,9 @@ from stackproof.facts import routes as facts
 from stackproof_lab.daemons import fip as wiring
 from stackproof.remedy import Context, Finding, WriteFile
 from stackproof.remote import CommandResult
-from stackproof.render.routes import (Keeper, StaticRoute, keeper, parse_libvirt_routes,
-                                      parse_persisted, render_persisted, with_libvirt_routes)
+from stackproof.render.routes import (Keeper, StaticRoute, keeper, render_persisted,
+                                      with_libvirt_routes)
+from stackproof.route_files import parse_libvirt_routes, parse_persisted
 from stackproof.site import parse_site
 from stackproof.targets import select_hosts
 from fakes import ReplayCache, stage_locally  # noqa: E402

@@ -300,14 +300,14 @@ def test_forwarding_parser_orders_files_as_sysctl_does(tmp_path):
     files = {"etc/sysctl.d/10-net.conf": "net.ipv4.ip_forward = 1\n",
              "usr/lib/sysctl.d/10-net.conf": "net.ipv4.ip_forward = 0\n",     # shadowed
              "usr/lib/sysctl.d/50-default.conf": "# net.ipv4.ip_forward = 0\nkernel.x = 1\n",
-             fwd_check.OUR_FILE.lstrip("/"): "net.ipv4.ip_forward = 1\n",
+             fwd.OUR_FILE.lstrip("/"): "net.ipv4.ip_forward = 1\n",
              "etc/sysctl.conf": "kernel.y = 2\n  net/ipv4/ip_forward=0\n"}
     f = fwd.parse_forwarding(forwarding_output(tmp_path, None, files))
     assert f.runtime is None
     assert [(s.path, s.value) for s in f.settings] == [
-        ("/etc/sysctl.d/10-net.conf", "1"), (fwd_check.OUR_FILE, "1"), ("/etc/sysctl.conf", "0")]
+        ("/etc/sysctl.d/10-net.conf", "1"), (fwd.OUR_FILE, "1"), ("/etc/sysctl.conf", "0")]
     assert f.persisted.path == "/etc/sysctl.conf" and f.persisted.line == 2
-    assert [s.path for s in f.after(fwd_check.OUR_FILE)] == ["/etc/sysctl.conf"]
+    assert [s.path for s in f.after(fwd.OUR_FILE)] == ["/etc/sysctl.conf"]
 
 
 class FwdHost(ReplayCache):
@@ -329,7 +329,7 @@ def test_forwarding_off_is_a_finding_with_its_own_fix(lab_site):
     plan = ip_forward.plan(Context(lab_site, Fleet()), f)
     run, write = plan.steps
     assert isinstance(run, Run) and run.command == "sysctl -w net.ipv4.ip_forward=1"
-    assert isinstance(write, WriteFile) and write.path == fwd_check.OUR_FILE
+    assert isinstance(write, WriteFile) and write.path == fwd.OUR_FILE
     assert write.content.rstrip().endswith("net.ipv4.ip_forward = 1")
     assert not plan.blocked and not plan.destructive
     later = Finding("ip_forward", A, "x", {"conflicts": [
@@ -381,7 +381,7 @@ def test_forwarding_on_only_at_runtime_is_flagged_where_no_role_turns_it_on(tmp_
     # a hypervisor's libvirt turns it on at boot: no file needed there
     assert fwd_check.forwarding_on(site, ForwardingHost(hypervisor, runtime_only)) is None
     # the fix's own file keeps it on at boot: green on the router too
-    kept = forwarding_output(tmp_path, "1", {fwd_check.OUR_FILE.lstrip("/"):
+    kept = forwarding_output(tmp_path, "1", {fwd.OUR_FILE.lstrip("/"):
                                              ip_forward.CONTENT})
     assert fwd_check.forwarding_on(site, ForwardingHost(router, kept)) is None
 

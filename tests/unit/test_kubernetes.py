@@ -17,6 +17,7 @@ from stackproof.checks import kubernetes as checks
 from stackproof.facts import kubelet as kf
 from stackproof.facts.kubelet import JOIN_CONFIG_FILTER
 from stackproof.facts.kubernetes import parse_node, parse_pod
+from stackproof.facts.routes import ADDR_CMD
 from stackproof.remedy import Call, Context, Run, WriteFile
 from stackproof.remote import CommandResult
 from stackproof.render import kubelet as rk
@@ -63,7 +64,8 @@ def worker(**override) -> FakeRemote:
     return FakeRemote(WORKER, {
         f"{JOIN_CONFIG_FILTER} {rk.JOIN_CONFIG}": files["join"],
         f"cat {rk.KUBEADM_FLAGS}": files["flags"],
-        "ip -j -4 addr show dev lo": files["lo"],
+        # captured as `ip -j -4 addr show dev lo`: lo's entry of ADDR_CMD's answer
+        ADDR_CMD: files["lo"],
         f"cat {rk.UNIT_PATH}": files["unit"],
         f"systemctl is-enabled {rk.UNIT_NAME}": files["enabled"],
     })
@@ -118,7 +120,8 @@ def test_kubelet_facts_from_the_worker_files(seed_site):
     assert flags.node_ip == "192.168.200.106" and flags.args[0].startswith("--container")
     assert "192.168.200.106/32" in kf.lo_addresses(r)
     assert kf.unit_enabled(r) == "enabled"
-    assert kf.lo_addresses(r) is kf.lo_addresses(r)        # cached per host
+    assert kf.lo_addresses(r) == kf.lo_addresses(r)
+    assert r.ran.count(ADDR_CMD) == 1                       # cached per host
 
 
 def test_join_config_parser_takes_both_kubeadm_spellings():
@@ -140,16 +143,16 @@ def test_healthy_worker_has_no_findings(seed_site):
 
 def test_rendered_unit_satisfies_the_check_and_every_part_matters():
     text = rk.unit_text("192.0.2.7")
-    assert checks.unit_problems(kf.parse_unit("u", text), "192.0.2.7") == []
+    assert kf.unit_problems(kf.parse_unit("u", text), "192.0.2.7") == []
     for line, why in (("RemainAfterExit=yes", "RemainAfterExit"),
                       ("ExecStop=/usr/sbin/ip addr del 192.0.2.7/32 dev lo", "ExecStop"),
                       ("Wants=network-online.target", "Wants"),
                       ("WantedBy=multi-user.target", "WantedBy")):
         broken = text.replace(line + "\n", "")
-        problems = checks.unit_problems(kf.parse_unit("u", broken), "192.0.2.7")
+        problems = kf.unit_problems(kf.parse_unit("u", broken), "192.0.2.7")
         assert len(problems) == 1 and why in problems[0]
     other = kf.parse_unit("u", text.replace("192.0.2.7", "192.0.2.8"))
-    assert len(checks.unit_problems(other, "192.0.2.7")) == 2
+    assert len(kf.unit_problems(other, "192.0.2.7")) == 2
     assert kf.is_ip_addr_command("-/sbin/ip address add 192.0.2.7/32 dev lo", "add",
                                  "192.0.2.7/32", "lo")
 
@@ -374,3 +377,22 @@ def test_drain_cordons_evicts_through_budgets_and_leaves_daemonsets(seed_site, l
     assert checks.drained(seed_site, facts, WORKER) is None
     left = facts.pods_on(WORKER)
     assert left and all(p.daemonset for p in left)
+
+
+def test_not_ready_for_an_unknown_reason_says_where_to_look_and_plans_nothing(seed_site):
+    """kube_node_ready is no fix: the finding names kubelet's status and log on the node's
+    host, and its plan is blocked with no step (a captured NotReady node whose message no
+    known cause explains: kubelet's message removed)."""
+    from dataclasses import replace
+    from remediations import kube_node_ready
+    kube = kube_from("nodes-list-ip-off-lo")
+    node = inv_node(seed_site, WORKER)
+    got = kube.node(WORKER)
+    assert got.ready == "False"
+    unexplained = FakeKube([replace(got, ready_message="")])
+    f = checks.ready(seed_site, unexplained, node)
+    assert f.remediation == "kube_node_ready" and f.host == node.host
+    assert f"look on {node.host}: `systemctl status kubelet`" in f.message
+    assert "journalctl -u kubelet" in f.message
+    plan = kube_node_ready.plan(Context(seed_site, Fleet(), {}), f)
+    assert plan.steps == () and "no known fix" in plan.blocked

@@ -124,7 +124,7 @@ def test_duplicated_os_facts_name_the_same_paths():
     """Paths that are facts of the OS or the packages, kept by the lab as its own constants:
     the product must name the same files, or the lab would build state the suite never
     reads."""
-    from stackproof.checks.forwarding import OUR_FILE
+    from stackproof.facts.forwarding import OUR_FILE
     from stackproof_lab.faults.bgp import FIX_SYSCTL_FILE
     from stackproof_lab.templates import kubelet as lk
     from stackproof_lab.templates import neutron as ln

@@ -25,7 +25,6 @@ from stackproof_lab.templates import libvirt as llibvirt
 from stackproof_lab.templates import neutron as lneutron
 from stackproof.render import chrony as rchrony
 from stackproof.render import frr as rfrr
-from stackproof.render import kubelet as rkube
 from stackproof.render import libvirt as rlibvirt
 from stackproof.render import neutron as rneutron
 from stackproof.site import parse_site
@@ -249,7 +248,7 @@ def test_both_sides_give_each_worker_its_inventory_node_ip(inventory):
         h = raw["hosts"][host]
         on_lo = h["kind"] == "instance" and h.get("floating_ip") == node["internal_ip"]
         control = "kube_control_plane" in h.get("roles", [])
-        lab, product = lkube.node_host(site, host), rkube.kubelet_intent(site, host)
+        lab, product = lkube.node_host(site, host), expect.kubelet_intent(site, host)
         for side in (lab, product):
             assert (side.node, side.node_ip, side.control_plane, side.on_lo) == \
                 (node["name"], node["internal_ip"], control, on_lo)
@@ -260,7 +259,7 @@ def test_both_sides_give_each_worker_its_inventory_node_ip(inventory):
             assert doc["nodeRegistration"]["kubeletExtraArgs"]["node-ip"] == node["internal_ip"]
             assert f"--node-ip={node['internal_ip']}" in lkube.kubeadm_flags_text(lab.node_ip)
     if raw["kubernetes"].get("api_endpoint"):
-        assert lkube.api_endpoint(site) == rkube.api_endpoint(site) == \
+        assert lkube.api_endpoint(site) == expect.api_endpoint(site) == \
             raw["kubernetes"]["api_endpoint"]
 
 
@@ -278,7 +277,7 @@ def test_the_labs_ini_edit_keeps_the_rest(value):
 def test_the_labs_route_files_bring_back_the_inventorys_routes(inventory, family):
     """What the lab keeps for boot, read by the suite's parser of those files, is what the
     YAML asks for; writing twice adds nothing, and the operator's lines stay."""
-    from stackproof.render.routes import parse_libvirt_routes, parse_persisted
+    from stackproof.route_files import parse_libvirt_routes, parse_persisted
     raw, site = inventory
     for host, want in raw_fip_routes(raw).items():
         hops = lfip.hops(site, host)

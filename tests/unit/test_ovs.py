@@ -10,7 +10,7 @@ import pytest
 
 from remediations import ovs_agent_ini, ovs_interface_error, ovs_patch_ports, ovs_vxlan_ports
 from stackproof.checks import overlay as checks
-from stackproof.expect import overlay_endpoints, vxlan_mesh
+from stackproof.expect import overlay_endpoints, ovs_layout, vxlan_mesh
 from stackproof.facts import ovs as facts
 from stackproof_lab.daemons import ovs_agent as standin
 from stackproof.remedy import Context, Run, WriteFile
@@ -62,7 +62,7 @@ def state(case: str, host: str) -> facts.OvsState:
 @pytest.mark.parametrize("host", ["controller", "compute", "compute2"])
 def test_healthy_tables_parse_into_the_agents_layout(seed_site, host):
     st = state("healthy", host)
-    layout = ovs.ovs_layout(seed_site, host)
+    layout = ovs_layout(seed_site, host)
     assert st.running and not st.errors()
     assert set(st.bridges) == set(layout.bridges)
     for b in st.bridges.values():
@@ -314,7 +314,7 @@ def test_four_host_layout_and_options(four_site):
     eps = overlay_endpoints(four_site)
     assert set(eps) == set(four_site.with_role("ovs_agent"))
     for host in eps:
-        layout = ovs.ovs_layout(four_site, host)
+        layout = ovs_layout(four_site, host)
         assert len(layout.tunnels) == len(eps) - 1
         assert {t.remote_ip for t in layout.tunnels} == set(eps.values()) - {eps[host]}
         opts = neutron.required_options(four_site, host)
@@ -331,7 +331,7 @@ def test_standin_agent_builds_what_the_suite_expects(seed_site):
                                        "vxlan", t.local_ip, t.remote_ip, 4789)
         assert theirs == ovs.ensure_tunnel("br-tun", t)
     assert standin.ensure_bridge("br-tun") == ovs.ensure_bridge("br-tun")
-    pair = ovs.ovs_layout(seed_site, "compute").patch_named("patch-tun")
+    pair = ovs_layout(seed_site, "compute").patch_named("patch-tun")
     assert standin.ensure_patch(pair.bridge, pair.port, pair.peer) == ovs.ensure_patch(pair)
 
 

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from stackproof.expect import bgp_hosts, bgp_intent
+from stackproof.facts.frr import bgpd_enabled
 from stackproof_lab.daemons.chrony import daemon_opts, defaults_text
 from stackproof_lab.daemons.libvirt import guest_domain_xml, qemu_conf_for_lab
 from stackproof.render.chrony import chrony_conf, chrony_conf_path, site_networks
-from stackproof.render.frr import (bgpd_enabled, frr_service_command, normalize_running_config,
+from stackproof.render.frr import (frr_service_command, normalize_running_config,
                                    render_frr_conf, set_bgpd)
 from stackproof.render.libvirt import dhcp_host_xml, dhcp_hosts, network_xml
 from stackproof.services import service_command, service_command_for

@@ -12,7 +12,7 @@ import yaml
 
 from stackproof import expect
 from stackproof.absent import no_target_reason, section_missing
-from stackproof.render.kubelet import floating_node_ip_hosts, kube_node_hosts
+from stackproof.expect import floating_node_ip_hosts, kube_node_hosts
 from stackproof.site import load_site, parse_site
 from stackproof.targets import select_hosts
 

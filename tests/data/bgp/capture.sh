@@ -9,8 +9,9 @@
 # PID namespace (own /etc/frr, /run, /tmp, hostname), wired to a switch namespace by veth; its NAT
 # networks are bridges with a veth port. FRR runs from the stock init script with the
 # INTENDED frr.conf rendered by stackproof.render.frr. Commands are the exact commands of
-# stackproof/facts/frr.py (read from the module). Nothing touches the root namespace's
-# routes or firewall; every namespace and process is removed on exit, even on failure.
+# stackproof/facts/frr.py and routes.py and the reload of remediations/frr_config.py (read
+# from the modules). Nothing touches the root namespace's routes or firewall; every namespace
+# and process is removed on exit, even on failure.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
@@ -36,11 +37,13 @@ PY
 }
 
 CMDS=$(mktemp -d /tmp/spbgp-cmds.XXXXXX)     # each command string computed once
-fact_cmd() {   # fact_cmd EXPR: the value of stackproof.facts.frr.EXPR
-  local f; f="$CMDS/$(printf %s "$1" | md5sum | cut -c1-16)"
-  [ -e "$f" ] || "$py" -c "import stackproof.facts.frr as f; print(f.$1)" > "$f"
+value_of() {   # value_of MODULE EXPR: the value of MODULE.EXPR
+  local f; f="$CMDS/$(printf '%s %s' "$1" "$2" | md5sum | cut -c1-16)"
+  [ -e "$f" ] || "$py" -c "import $1 as m; print(m.$2)" > "$f"
   cat "$f"
 }
+fact_cmd() { value_of "stackproof.facts.${2:-frr}" "$1"; }  # fact_cmd EXPR [MODULE (frr)]
+fix_cmd() { value_of remediations.frr_config "$1"; }  # a command of the frr_config fix
 
 ns_of() { echo "spbgp-$(cat "$1/tag")-$2"; }
 pid_of() { cat "$1/$2.pid"; }
@@ -149,8 +152,8 @@ capture_fast() {  # the moving facts first: the sessions and the daemons' pids a
   capture "$dir" "$case" "$h" processes "$(fact_cmd PROCESSES_CMD)"
 }
 
-# capture_all DIR CASE HOST [rest]: every fact command of stackproof/facts/frr.py on one
-# host; with `rest`, all but capture_fast's (already captured)
+# capture_all DIR CASE HOST [rest]: every fact command of stackproof/facts/frr.py (and the
+# kernel routes) on one host; with `rest`, all but capture_fast's (already captured)
 capture_all() {
   local dir=$1 case=$2 h=$3
   if [ "${4:-}" != rest ]; then
@@ -158,7 +161,7 @@ capture_all() {
     capture_fast "$dir" "$case" "$h"
   fi
   capture "$dir" "$case" "$h" daemons "$(fact_cmd DAEMONS_CMD)"
-  capture "$dir" "$case" "$h" ip-route.json "$(fact_cmd KERNEL_ROUTES_CMD)"
+  capture "$dir" "$case" "$h" ip-route.json "$(fact_cmd KERNEL_ROUTES_CMD routes)"
   capture "$dir" "$case" "$h" show-ip-route-bgp.json "$(fact_cmd BGP_RIB_CMD)"
   capture "$dir" "$case" "$h" show-running-config "$(fact_cmd RUNNING_CONFIG_CMD)"
   capture "$dir" "$case" "$h" frr.conf "$(fact_cmd CONFIG_FILE_CMD)"
@@ -213,7 +216,7 @@ main() {
     -c "neighbor $b_addr remote-as $((asn + 99))"
   wait_for "$dir" "$b" 20 "vtysh -c 'show bgp neighbors json' | grep -q 'Bad Peer AS' && vtysh -c 'show bgp neighbors json' | grep -q '\"bgpState\":\"Idle\"'" "Idle after Bad Peer AS"
   capture_all "$dir" wrong-remote-as "$a"; capture_all "$dir" wrong-remote-as "$b"
-  inhost "$dir" "$a" sh -c "$(fact_cmd 'reload_command()')" >"$dir/fix.log" 2>&1
+  inhost "$dir" "$a" sh -c "$(fix_cmd 'reload_command()')" >"$dir/fix.log" 2>&1
   wait_for "$dir" "$b" 30 "$(converged $peers "${routes[$b]}")" "frr-reload.py --reload on $a: Established + routes on $b"
 
   # 4. drift: next-hop-self and redistribute connected removed by hand
@@ -221,14 +224,14 @@ main() {
     -c 'address-family ipv4 unicast' -c "no neighbor $b_addr next-hop-self" \
     -c 'no redistribute connected'
   capture_all "$dir" drift "$a"
-  inhost "$dir" "$a" sh -c "$(fact_cmd 'reload_command()')" >"$dir/fix.log" 2>&1
+  inhost "$dir" "$a" sh -c "$(fix_cmd 'reload_command()')" >"$dir/fix.log" 2>&1
   wait_for "$dir" "$b" 30 "$(converged $peers "${routes[$b]}")" "drift reloaded away: routes back on $b"
 
   # 5. a neighbor removed by hand
   inhost "$dir" "$a" vtysh -c 'configure terminal' -c "router bgp $asn" -c "no neighbor $b_addr"
   wait_for "$dir" "$b" 20 "vtysh -c 'show bgp neighbors json' | grep -q '\"bgpState\":\"Active\"'" "session to $a Active"
   capture_all "$dir" neighbor-removed "$a"; capture_all "$dir" neighbor-removed "$b"
-  inhost "$dir" "$a" sh -c "$(fact_cmd 'reload_command()')" >"$dir/fix.log" 2>&1
+  inhost "$dir" "$a" sh -c "$(fix_cmd 'reload_command()')" >"$dir/fix.log" 2>&1
   wait_for "$dir" "$b" 30 "$(converged $peers "${routes[$b]}")" "neighbor reloaded back: Established + routes on $b"
 
   # 6. a leftover static route for a prefix BGP provides (the report's old routes)
@@ -237,7 +240,7 @@ main() {
   inhost "$dir" "$a" ip route add "$pfx" via "$via"
   wait_for "$dir" "$a" 10 "! ip -4 route show proto bgp | grep -q '^$pfx '" "zebra withdrew its $pfx from the kernel"
   capture_all "$dir" static-shadow "$a"
-  local del; del=$("$py" -c "import sys, json; from remediations.static_route import delete_command; from stackproof.facts.frr import parse_kernel_routes; r = [x for x in parse_kernel_routes(open(sys.argv[1]).read()) if x.dst == sys.argv[2] and x.protocol == 'boot'][0]; print(delete_command({'dst': r.dst, 'gateways': list(r.gateways), 'dev': r.dev, 'protocol': r.protocol, 'metric': r.metric}))" "$here/static-shadow/$a/ip-route.json" "$pfx")
+  local del; del=$("$py" -c "import sys, json; from remediations.static_route import delete_command; from stackproof.facts.routes import parse_kernel_routes; r = [x for x in parse_kernel_routes(open(sys.argv[1]).read()) if x.dst == sys.argv[2] and x.protocol == 'boot'][0]; print(delete_command({'dst': r.dst, 'gateways': list(r.gateways), 'dev': r.dev, 'protocol': r.protocol, 'metric': r.metric}))" "$here/static-shadow/$a/ip-route.json" "$pfx")
   inhost "$dir" "$a" sh -c "$del"
   wait_for "$dir" "$a" 10 "ip -4 route show proto bgp | grep -q '^$pfx '" "\`$del\`: BGP route back"
 

@@ -25,7 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
+from stackproof.expect import floating_node_ip_hosts, kubelet_intent  # noqa: E402
 from stackproof.facts.kubelet import JOIN_CONFIG_FILTER  # noqa: E402
+from stackproof.facts.routes import ADDR_CMD  # noqa: E402
 from stackproof_lab import faults  # noqa: E402
 from stackproof_lab.kube import hook as kh  # noqa: E402
 from stackproof_lab.kube.kubelet import OBSERVE_SCRIPT  # noqa: E402
@@ -98,10 +100,10 @@ def capture(inventory: Path, out: Path) -> None:
         secret = json.loads((kh.kube_dir(lab.state_dir) / "secrets.json").read_text())
         c = Capture(lab, out, [secret["api_token"], secret["bootstrap_token"].split(".")[1],
                                secret["ca_cert_hash"].split(":")[1]])
-        worker = rk.floating_node_ip_hosts(site)[0]
-        node = rk.kubelet_intent(site, worker).node
+        worker = floating_node_ip_hosts(site)[0]
+        node = kubelet_intent(site, worker).node
         cp = next(n.name for n in site.kubernetes.nodes if n.host and
-                  rk.kubelet_intent(site, n.host).control_plane)
+                  kubelet_intent(site, n.host).control_plane)
 
         c.api("nodes-list", "GET", "/api/v1/nodes")
         c.api("nodes-list-control-plane", "GET",
@@ -155,7 +157,7 @@ def capture(inventory: Path, out: Path) -> None:
         # the worker as the suite's kubelet facts read it, healthy
         c.host("join-config", worker, f"{JOIN_CONFIG_FILTER} {rk.JOIN_CONFIG}")
         c.host("kubeadm-flags", worker, f"cat {rk.KUBEADM_FLAGS}")
-        c.host("lo-addresses", worker, "ip -j -4 addr show dev lo")
+        c.host("lo-addresses", worker, ADDR_CMD)
         c.host("unit", worker, f"cat {rk.UNIT_PATH}")
         c.host("unit-is-enabled", worker, f"systemctl is-enabled {rk.UNIT_NAME}")
         c.host("observe-worker", worker, OBSERVE_SCRIPT, node, rk.JOIN_CONFIG)
@@ -165,7 +167,7 @@ def capture(inventory: Path, out: Path) -> None:
         faults.inject(lab, "kubelet-ip-off-lo", worker)
         # no wait: the stand-in looks at the hosts again on the next request
         c.api("nodes-list-ip-off-lo", "GET", "/api/v1/nodes")
-        c.host("lo-addresses-ip-off-lo", worker, "ip -j -4 addr show dev lo")
+        c.host("lo-addresses-ip-off-lo", worker, ADDR_CMD)
         c.host("observe-worker-ip-off-lo", worker, OBSERVE_SCRIPT, node, rk.JOIN_CONFIG)
         faults.heal(lab, "kubelet-ip-off-lo", worker)
 

@@ -28,7 +28,7 @@ from stackproof_lab.daemons import ovs as labovs  # noqa: E402
 from stackproof_lab.faults.ovs import wrong_local_ip  # noqa: E402
 from stackproof_lab.lab import Lab  # noqa: E402
 from stackproof.render.neutron import AGENT_INI  # noqa: E402
-from stackproof.render.ovs import ovs_layout  # noqa: E402
+from stackproof.expect import ovs_layout  # noqa: E402
 
 DATA = Path(__file__).resolve().parent
 SEED = ROOT / "inventories" / "seed.yml"

@@ -28,9 +28,8 @@ from stackproof.checks.floating_ip import reach_hosts  # noqa: E402
 from stackproof.expect import floating_ip_plumbing  # noqa: E402
 from stackproof.facts.connectivity import (parse_sweep, retry_command,  # noqa: E402
                                            sweep_command)
-from stackproof.facts.frr import KERNEL_ROUTES_CMD  # noqa: E402
-from stackproof.facts.routes import (ADDR_CMD, network_xml_command,  # noqa: E402
-                                     route_files_command)
+from stackproof.facts.routes import (ADDR_CMD, KERNEL_ROUTES_CMD,  # noqa: E402
+                                     network_xml_command, route_files_command)
 from stackproof_lab import faults  # noqa: E402
 from stackproof_lab.lab import Lab  # noqa: E402
 from stackproof.render.routes import fip_routes, render_persisted  # noqa: E402
