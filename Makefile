@@ -45,13 +45,13 @@ unit: install-python
 
 # Unit tests first (fast, no lab), then the lab integration tests on two workers, each with
 # its seed and four-host labs; every fault's round trip runs on one of the two labs
-# (alternating), `make test-all` runs it on both.
+# (alternating), `make test-all` runs it on both; and the 28-host fleet lab (one worker).
 test: install
 	$(PYTEST) tests/unit -q -n 2
 	$(PYTEST) tests/lab -q -n 2 --dist loadgroup -m "not slow"
 
-# Everything, also the slow lab tests (a 28-host fleet lab, every persistence fault through
-# reboots on both inventories): much longer than `make test`.
+# Everything, also the slow lab tests (each round trip on the other lab too, every
+# persistence fault through reboots on both inventories): much longer than `make test`.
 test-all: install
 	$(PYTEST) tests/unit -q -n 2
 	$(PYTEST) tests/lab -q -n 2 --dist loadgroup
