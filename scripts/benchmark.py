@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from stackproof_lab import faults  # noqa: E402
 from stackproof_lab.lab import Lab  # noqa: E402
+from stackproof.outcome import one_line  # noqa: E402
 from stackproof.suite import suite_command  # noqa: E402
 
 FAULTS = {"underlay": ["bgpd-off", "static-route-shadow", "libvirt-fwi-accept-missing",
@@ -97,12 +98,8 @@ def failed_checks(outcome: Path) -> list[str]:
         records = json.loads(outcome.read_text())["checks"]
     except (OSError, ValueError, KeyError):
         return [f"no compliance report at {outcome}"]
-    return [f"{r['check']} @ {r['host']}: {first_line(r['message'])}"
+    return [f"{r['check']} @ {r['host']}: {one_line(r['message'], 200)}"
             for r in records if r["status"] == "failed"]
-
-
-def first_line(text: str | None) -> str:
-    return (text or "").strip().splitlines()[0][:200] if (text or "").strip() else ""
 
 
 def measure_site(inventory: Path, label: str) -> dict:

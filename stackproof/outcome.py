@@ -206,17 +206,18 @@ def cause_tree(records: list[dict]) -> list[str]:
         root = by_key.get(k)
         if root is not None:
             lines.append(f"{root['status'].upper():<10} {k[0] or '?'} @ {k[1] or 'site'}: "
-                         f"{_one_line(root['message'])}")
+                         f"{one_line(root['message'])}")
         else:
             lines.append(f"{'CAUSE':<10} {k[0] or '?'} @ {k[1]} (not checked in this run)")
         for r in group:
             if key(r) != k:
                 lines.append(f"  └ {r['status']:<10} {r['check'] or '?'} @ {r['host'] or 'site'}"
-                             f": {_one_line(r['message'])}")
+                             f": {one_line(r['message'])}")
     return lines
 
 
-def _one_line(text: str, limit: int = 160) -> str:
+def one_line(text: str | None, limit: int = 160) -> str:
+    """The first line of a message, cut to `limit` characters."""
     first = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
     return first if len(first) <= limit else first[:limit - 1] + "…"
 

@@ -165,22 +165,16 @@ def _config_facts(d: ScopedDifference, scope: FrrScope, kept: list[str], diff: s
             UNMANAGED_KEPT: kept, "diff": diff}
 
 
-def _reload_args(site: Site, host: str, against: str | None) -> tuple[str, str | None]:
-    """reload_diff's arguments on a host: its own rendering, against the file or the
-    daemons."""
-    return render_frr_conf(site, host), against
-
-
 # the pool reads each BGP host's frr-reload diff ahead of its item (frr-reload.py costs
-# about 0.1 s a host): the same referee, with that host's rendering
+# about 0.1 s a host): the same `against`, with that host's own rendering, as _compare does
 prefetch.read_ahead_as(facts.reload_diff,
-                       lambda site, host, args: _reload_args(site, host, *args[1:]))
+                       lambda site, host, args: (render_frr_conf(site, host), *args[1:]))
 
 
 def _compare(site: Site, remote: Remote, actual: str, against: str | None
              ) -> tuple[ScopedDifference, facts.ReloadDiff, FrrScope, str]:
     scope = frr_scope(site, remote.name)
-    intended, against = _reload_args(site, remote.name, against)
+    intended = render_frr_conf(site, remote.name)
     reload = facts.reload_diff(remote, intended, against)
     if reload.available:
         return scoped_difference(scope, reload), reload, scope, intended
